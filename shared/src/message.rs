@@ -1,0 +1,475 @@
+//! The message envelope: decoding one JSON message from a trigger, with errors that name the field.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// Longest message id accepted; the downstream ids derived from it are shortened anyway.
+pub const MAX_ID_CHARS: usize = 256;
+/// Longest routing topic (IoT Core's own limit on topic names is 256 bytes).
+pub const MAX_TOPIC_BYTES: usize = 256;
+/// Payload cap at the envelope, before any destination's own (smaller) cap applies.
+/// SNS accepts the largest payloads of our destinations: 256 KiB (262,144 bytes).
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+/// serde_json refuses nesting deeper than 128; we stop earlier, with a clearer error.
+pub const MAX_DEPTH: usize = 64;
+
+/// One decoded message, ready to be routed.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: String,
+    pub topic: Option<String>,
+    pub attributes: Map<String, Value>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: Option<i64>,
+    pub payload: Payload,
+}
+
+/// The payload, kept as the exact bytes the producer sent plus, for JSON, the parsed value
+/// that patterns, templates and contract checks read.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Json { raw: Arc<str>, value: Value },
+    Binary(Arc<[u8]>),
+}
+
+impl Payload {
+    /// The bytes a destination receives.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Json { raw, .. } => raw.as_bytes(),
+            Payload::Binary(bytes) => bytes,
+        }
+    }
+
+    /// The parsed JSON value, when the payload is JSON.
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            Payload::Json { value, .. } => Some(value),
+            Payload::Binary(_) => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+}
+
+/// Why an envelope was refused. Every variant names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    #[error("body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("body must be a JSON object (the message envelope), found {0}")]
+    NotAnObject(&'static str),
+    #[error("field `{field}`: {rule}")]
+    Field { field: &'static str, rule: String },
+    #[error("exactly one of `payload` and `payloadBase64` is required, found {0}")]
+    PayloadChoice(&'static str),
+    #[error("payload is {size} bytes, over the limit of {limit} bytes")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("payload nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
+
+impl MessageError {
+    fn field(field: &'static str, rule: impl Into<String>) -> Self {
+        MessageError::Field {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    topic: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    attributes: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    payload_base64: Option<&'a RawValue>,
+}
+
+impl Message {
+    /// Decodes one envelope. `default_id` is used when the envelope has no `id`
+    /// (the SQS function passes the record's messageId); `None` makes `id` required.
+    pub fn decode(body: &str, default_id: Option<&str>) -> Result<Message, MessageError> {
+        let trimmed = body.trim_start();
+        if !trimmed.starts_with('{') {
+            // Parse anyway to tell "not JSON" from "JSON but not an object".
+            return Err(match serde_json::from_str::<Value>(body) {
+                Ok(v) => MessageError::NotAnObject(json_type(&v)),
+                Err(e) => MessageError::NotJson(e.to_string()),
+            });
+        }
+        let env: Envelope<'_> = serde_json::from_str(body).map_err(|e| {
+            if e.is_data() {
+                MessageError::NotJson(format!("envelope: {e}"))
+            } else {
+                MessageError::NotJson(e.to_string())
+            }
+        })?;
+
+        let id = match env.id.map(non_null).transpose()?.flatten() {
+            Some(raw) => decode_id(raw)?,
+            None => match default_id {
+                Some(d) => d.to_owned(),
+                None => return Err(MessageError::field("id", "is required")),
+            },
+        };
+
+        let topic = match env.topic.map(non_null).transpose()?.flatten() {
+            Some(raw) => Some(decode_topic(raw)?),
+            None => None,
+        };
+
+        let attributes = match env.attributes.map(non_null).transpose()?.flatten() {
+            Some(raw) => decode_attributes(raw)?,
+            None => Map::new(),
+        };
+
+        let timestamp = match env.timestamp.map(non_null).transpose()?.flatten() {
+            Some(raw) => Some(decode_timestamp(raw)?),
+            None => None,
+        };
+
+        let json = env.payload.map(non_null).transpose()?.flatten();
+        let b64 = env.payload_base64.map(non_null).transpose()?.flatten();
+        let payload = match (json, b64) {
+            (Some(raw), None) => decode_json_payload(raw)?,
+            (None, Some(raw)) => decode_binary_payload(raw)?,
+            (Some(_), Some(_)) => return Err(MessageError::PayloadChoice("both")),
+            (None, None) => return Err(MessageError::PayloadChoice("neither")),
+        };
+
+        Ok(Message {
+            id,
+            topic,
+            attributes,
+            timestamp,
+            payload,
+        })
+    }
+
+    /// Topic level `n` (1-based, as in the AWS IoT SQL `topic(n)` function).
+    pub fn topic_level(&self, n: usize) -> Option<&str> {
+        let topic = self.topic.as_deref()?;
+        n.checked_sub(1).and_then(|i| topic.split('/').nth(i))
+    }
+}
+
+/// `null` counts as absent, like a missing key.
+fn non_null(raw: &RawValue) -> Result<Option<&RawValue>, MessageError> {
+    Ok((raw.get() != "null").then_some(raw))
+}
+
+fn decode_id(raw: &RawValue) -> Result<String, MessageError> {
+    let id: String = serde_json::from_str(raw.get())
+        .map_err(|_| MessageError::field("id", "must be a string"))?;
+    if id.is_empty() {
+        return Err(MessageError::field("id", "must not be empty"));
+    }
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(MessageError::field(
+            "id",
+            format!("must be at most {MAX_ID_CHARS} characters"),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(MessageError::field(
+            "id",
+            "must not contain control characters",
+        ));
+    }
+    Ok(id)
+}
+
+fn decode_topic(raw: &RawValue) -> Result<String, MessageError> {
+    let topic: String = serde_json::from_str(raw.get())
+        .map_err(|_| MessageError::field("topic", "must be a string"))?;
+    if topic.is_empty() {
+        return Err(MessageError::field("topic", "must not be empty"));
+    }
+    if topic.len() > MAX_TOPIC_BYTES {
+        return Err(MessageError::field(
+            "topic",
+            format!("must be at most {MAX_TOPIC_BYTES} bytes"),
+        ));
+    }
+    if topic.contains(['+', '#']) {
+        return Err(MessageError::field(
+            "topic",
+            "must not contain the MQTT wildcards `+` or `#` (it names one topic, not a filter)",
+        ));
+    }
+    if topic.contains('\0') {
+        return Err(MessageError::field("topic", "must not contain NUL"));
+    }
+    Ok(topic)
+}
+
+fn decode_attributes(raw: &RawValue) -> Result<Map<String, Value>, MessageError> {
+    let value: Value = serde_json::from_str(raw.get())
+        .map_err(|e| MessageError::field("attributes", e.to_string()))?;
+    let Value::Object(map) = value else {
+        return Err(MessageError::field(
+            "attributes",
+            format!("must be an object, found {}", json_type(&value)),
+        ));
+    };
+    if let Some((key, v)) = map
+        .iter()
+        .find(|(_, v)| matches!(v, Value::Object(_) | Value::Array(_)))
+    {
+        return Err(MessageError::Field {
+            field: "attributes",
+            rule: format!(
+                "attribute `{key}` must be a string, number, boolean or null, found {}",
+                json_type(v)
+            ),
+        });
+    }
+    Ok(map)
+}
+
+fn decode_timestamp(raw: &RawValue) -> Result<i64, MessageError> {
+    let ts: i64 = serde_json::from_str(raw.get()).map_err(|_| {
+        MessageError::field(
+            "timestamp",
+            "must be an integer number of milliseconds since the Unix epoch",
+        )
+    })?;
+    if ts < 1 {
+        return Err(MessageError::field(
+            "timestamp",
+            "must be at least 1 (milliseconds since the Unix epoch)",
+        ));
+    }
+    Ok(ts)
+}
+
+fn decode_json_payload(raw: &RawValue) -> Result<Payload, MessageError> {
+    let text = raw.get();
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err(MessageError::PayloadTooLarge {
+            size: text.len(),
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    if nesting_depth(text.as_bytes()) > MAX_DEPTH {
+        return Err(MessageError::TooDeep);
+    }
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| MessageError::field("payload", e.to_string()))?;
+    Ok(Payload::Json {
+        raw: Arc::from(text),
+        value,
+    })
+}
+
+fn decode_binary_payload(raw: &RawValue) -> Result<Payload, MessageError> {
+    let text: &str = serde_json::from_str(raw.get())
+        .map_err(|_| MessageError::field("payloadBase64", "must be a base64 string"))?;
+    // Decoded size is at most 3/4 of the text: refuse obviously oversized input before decoding.
+    if text.len() / 4 * 3 > MAX_PAYLOAD_BYTES + 3 {
+        return Err(MessageError::PayloadTooLarge {
+            size: text.len() / 4 * 3,
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    let bytes = BASE64.decode(text).map_err(|e| {
+        MessageError::field(
+            "payloadBase64",
+            format!("is not valid standard base64 (RFC 4648, with padding): {e}"),
+        )
+    })?;
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(MessageError::PayloadTooLarge {
+            size: bytes.len(),
+            limit: MAX_PAYLOAD_BYTES,
+        });
+    }
+    Ok(Payload::Binary(Arc::from(bytes)))
+}
+
+/// Deepest nesting of arrays/objects, ignoring brackets inside strings.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// The JSON type name used in error messages.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_json_payload_and_keeps_exact_bytes() {
+        let m = Message::decode(
+            r#"{"id":"m-1","topic":"plant1/line3/telemetry","attributes":{"deviceId":"s-42","n":3},
+                "timestamp":1732270000000,"payload":{"temp": 81.5}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(m.id, "m-1");
+        assert_eq!(m.topic.as_deref(), Some("plant1/line3/telemetry"));
+        assert_eq!(m.attributes["deviceId"], "s-42");
+        assert_eq!(m.timestamp, Some(1_732_270_000_000));
+        assert_eq!(m.payload.bytes(), br#"{"temp": 81.5}"#);
+        assert_eq!(m.payload.json().unwrap()["temp"], 81.5);
+        assert_eq!(m.topic_level(1), Some("plant1"));
+        assert_eq!(m.topic_level(3), Some("telemetry"));
+        assert_eq!(m.topic_level(0), None);
+        assert_eq!(m.topic_level(4), None);
+    }
+
+    #[test]
+    fn decodes_base64_payload() {
+        let m = Message::decode(r#"{"id":"b","payloadBase64":"aGVsbG8="}"#, None).unwrap();
+        assert_eq!(m.payload.bytes(), b"hello");
+        assert!(m.payload.json().is_none());
+    }
+
+    #[test]
+    fn default_id_applies_only_when_absent() {
+        let m = Message::decode(r#"{"payload":1}"#, Some("sqs-id")).unwrap();
+        assert_eq!(m.id, "sqs-id");
+        let m = Message::decode(r#"{"id":null,"payload":1}"#, Some("sqs-id")).unwrap();
+        assert_eq!(m.id, "sqs-id");
+        let m = Message::decode(r#"{"id":"own","payload":1}"#, Some("sqs-id")).unwrap();
+        assert_eq!(m.id, "own");
+        let e = Message::decode(r#"{"payload":1}"#, None).unwrap_err();
+        assert_eq!(e.to_string(), "field `id`: is required");
+    }
+
+    #[test]
+    fn errors_name_the_field_and_rule() {
+        let cases: &[(&str, &str)] = &[
+            ("not json", "body is not valid JSON"),
+            (
+                "[1,2]",
+                "must be a JSON object (the message envelope), found an array",
+            ),
+            (r#"{"id":7,"payload":1}"#, "field `id`: must be a string"),
+            (r#"{"id":"","payload":1}"#, "field `id`: must not be empty"),
+            (
+                r#"{"id":"a","topic":"a/+/b","payload":1}"#,
+                "field `topic`: must not contain the MQTT wildcards",
+            ),
+            (
+                r#"{"id":"a","topic":5,"payload":1}"#,
+                "field `topic`: must be a string",
+            ),
+            (
+                r#"{"id":"a","attributes":[1],"payload":1}"#,
+                "field `attributes`: must be an object, found an array",
+            ),
+            (
+                r#"{"id":"a","attributes":{"x":{"y":1}},"payload":1}"#,
+                "attribute `x` must be a string, number, boolean or null, found an object",
+            ),
+            (
+                r#"{"id":"a","timestamp":"now","payload":1}"#,
+                "field `timestamp`: must be an integer",
+            ),
+            (
+                r#"{"id":"a","timestamp":0,"payload":1}"#,
+                "field `timestamp`: must be at least 1",
+            ),
+            (
+                r#"{"id":"a"}"#,
+                "exactly one of `payload` and `payloadBase64` is required, found neither",
+            ),
+            (
+                r#"{"id":"a","payload":1,"payloadBase64":"aGk="}"#,
+                "found both",
+            ),
+            (
+                r#"{"id":"a","payloadBase64":"***"}"#,
+                "field `payloadBase64`: is not valid standard base64",
+            ),
+            (
+                r#"{"id":"a","payloadBase64":42}"#,
+                "field `payloadBase64`: must be a base64 string",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = Message::decode(body, None).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{body}: got `{err}`, wanted `{expected}`"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_oversized_and_deep_payloads() {
+        let big = format!(
+            r#"{{"id":"a","payload":"{}"}}"#,
+            "x".repeat(MAX_PAYLOAD_BYTES)
+        );
+        assert!(matches!(
+            Message::decode(&big, None),
+            Err(MessageError::PayloadTooLarge { .. })
+        ));
+        let deep = format!(
+            r#"{{"id":"a","payload":{}{}}}"#,
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(
+            Message::decode(&deep, None).unwrap_err(),
+            MessageError::TooDeep
+        );
+        let strings = format!(r#"{{"id":"a","payload":"{}"}}"#, "[".repeat(500));
+        assert!(Message::decode(&strings, None).is_ok());
+    }
+}

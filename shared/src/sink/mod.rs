@@ -1,0 +1,147 @@
+//! The `Sink` port: one small trait every destination implements, and the calls it receives.
+
+pub mod outbox;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use crate::destination::{Destination, EntryParams, Kind};
+
+/// One downstream call: a destination and the entries packed for it, within its limits.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub destination: Destination,
+    pub entries: Vec<Entry>,
+}
+
+/// One message's part of a call.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Index of the source message in the invocation.
+    pub message: usize,
+    /// Deterministic downstream id (IoT Analytics/Events messageId, SNS FIFO deduplication id).
+    pub id: String,
+    /// Bytes sent as the message body.
+    pub payload: Arc<[u8]>,
+    pub timestamp: Option<i64>,
+    pub params: EntryParams,
+    /// Bytes this entry counts toward its destination's per-call byte limit.
+    pub size: usize,
+}
+
+impl Entry {
+    /// The SNS message group, which orders FIFO deliveries.
+    pub fn group(&self) -> Option<&str> {
+        match &self.params {
+            EntryParams::Sns(p) => p.group_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// What a destination answered to a call that reached it.
+/// Entries not listed in `failed` were accepted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallReport {
+    pub failed: Vec<EntryFailure>,
+}
+
+/// One entry the destination refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryFailure {
+    /// Index into `Call::entries`.
+    pub index: usize,
+    pub code: String,
+    pub reason: String,
+    pub retryable: bool,
+}
+
+/// How a failed call should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorClass {
+    /// Throttled (HTTP 429, ThrottlingException): retry the whole call after backing off.
+    Throttled,
+    /// Transient (5xx, timeouts, connection errors): retry the whole call.
+    Transient,
+    /// The request can never succeed as sent (validation, access, missing resource).
+    Permanent,
+}
+
+impl ErrorClass {
+    pub fn retryable(self) -> bool {
+        !matches!(self, ErrorClass::Permanent)
+    }
+}
+
+/// A call that failed as a whole.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CallError {
+    pub class: ErrorClass,
+    /// The service's error code, when it sent one.
+    pub code: String,
+    /// What a user can act on: which action, which resource, which rule.
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl CallError {
+    pub fn new(class: ErrorClass, code: impl Into<String>, message: impl Into<String>) -> Self {
+        CallError {
+            class,
+            code: code.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+/// A destination. Implementations send one call and report per-entry results; the dispatcher
+/// owns concurrency, retries and deadlines.
+pub trait Sink: Send + Sync + fmt::Debug {
+    fn send<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Result<CallReport, CallError>>;
+}
+
+/// The sink for each destination kind.
+#[derive(Debug, Clone)]
+pub struct Sinks {
+    pub analytics: Arc<dyn Sink>,
+    pub events: Arc<dyn Sink>,
+    pub sns: Arc<dyn Sink>,
+    /// MQTT topics and device fleets: both are IoT Core publishes.
+    pub publish: Arc<dyn Sink>,
+    pub shadow: Arc<dyn Sink>,
+}
+
+impl Sinks {
+    /// One sink for every kind (the local outbox, or a test fake).
+    pub fn all(sink: Arc<dyn Sink>) -> Self {
+        Sinks {
+            analytics: sink.clone(),
+            events: sink.clone(),
+            sns: sink.clone(),
+            publish: sink.clone(),
+            shadow: sink,
+        }
+    }
+
+    pub fn for_kind(&self, kind: Kind) -> &dyn Sink {
+        match kind {
+            Kind::Analytics => self.analytics.as_ref(),
+            Kind::Events => self.events.as_ref(),
+            Kind::Sns => self.sns.as_ref(),
+            Kind::Mqtt | Kind::Fleet => self.publish.as_ref(),
+            Kind::Shadow => self.shadow.as_ref(),
+        }
+    }
+}
