@@ -193,6 +193,16 @@ pub struct SnsParams {
     pub attributes: Vec<SnsAttribute>,
 }
 
+impl SnsParams {
+    pub const EMPTY: SnsParams = SnsParams {
+        subject: None,
+        group_id: None,
+        content_based_deduplication: false,
+        message_structure_json: false,
+        attributes: Vec::new(),
+    };
+}
+
 /// One SNS message attribute.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

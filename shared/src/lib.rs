@@ -2,8 +2,19 @@
 //! it; it routes, validates, packs, sends and reports one outcome per message.
 //!
 //! The pipeline, in module order: [`message`] → [`routes`] → [`validate`] → [`batch`] →
-//! [`dispatch`] (through a [`sink::Sink`]) → [`outcome`]. [`engine`] strings them together.
+//! [`dispatch`] (through a [`sink::Sink`]) → [`outcome`]. [`engine`] strings them together;
+//! [`app`] builds it once at cold start from [`config`].
 
+pub mod app;
+pub mod batch;
+pub mod config;
 pub mod destination;
+pub mod dispatch;
+pub mod engine;
+pub mod ids;
 pub mod message;
+pub mod outcome;
+pub mod routes;
 pub mod sink;
+pub mod telemetry;
+pub mod validate;

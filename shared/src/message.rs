@@ -46,6 +46,14 @@ impl Payload {
         }
     }
 
+    /// The bytes as a shared buffer, so every target of a message reuses one allocation.
+    pub fn shared_bytes(&self) -> Arc<[u8]> {
+        match self {
+            Payload::Json { raw, .. } => Arc::<[u8]>::from(Arc::clone(raw)),
+            Payload::Binary(bytes) => Arc::clone(bytes),
+        }
+    }
+
     /// The parsed JSON value, when the payload is JSON.
     pub fn json(&self) -> Option<&Value> {
         match self {

@@ -40,6 +40,17 @@ impl Entry {
             _ => None,
         }
     }
+
+    /// The SNS MessageDeduplicationId: the deterministic entry id on FIFO topics, unless the
+    /// topic deduplicates by content.
+    pub fn sns_deduplication_id(&self, destination: &Destination) -> Option<&str> {
+        match &self.params {
+            EntryParams::Sns(p) if destination.is_fifo() && !p.content_based_deduplication => {
+                Some(&self.id)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a destination answered to a call that reached it.

@@ -1,1 +1,390 @@
-//! Local outbox sink.
+//! The local outbox: the embedded default sink. It records each call that would be made, with
+//! the request the AWS API would receive, as one JSON line in `<dir>/calls.jsonl`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::{Call, CallError, CallReport, Entry, ErrorClass, Sink};
+use crate::destination::{Destination, EntryParams, PublishParams, SnsParams};
+
+/// File name of the outbox inside its folder.
+pub const FILE_NAME: &str = "calls.jsonl";
+
+#[derive(Debug)]
+pub struct Outbox {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Outbox {
+    /// Opens (creating the folder) `<dir>/calls.jsonl` for appending.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(FILE_NAME);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Outbox {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn record(&self, call: &Call) -> Result<(), CallError> {
+        let mut line = serde_json::to_vec(&Record::of(call)).map_err(|e| {
+            CallError::new(ErrorClass::Permanent, "OutboxEncode", "could not encode the call")
+                .with_source(e)
+        })?;
+        line.push(b'\n');
+        let io_error = |e: io::Error| {
+            CallError::new(
+                ErrorClass::Transient,
+                "OutboxWrite",
+                format!("could not write to the outbox {}", self.path.display()),
+            )
+            .with_source(e)
+        };
+        // One write per line under the lock keeps lines whole when calls run concurrently.
+        // A blocking write is fine here: the outbox is for local runs, not for production.
+        let mut file = self.file.lock().map_err(|_| {
+            CallError::new(ErrorClass::Transient, "OutboxLock", "the outbox lock is poisoned")
+        })?;
+        file.write_all(&line).map_err(io_error)?;
+        file.flush().map_err(io_error)
+    }
+}
+
+impl Sink for Outbox {
+    fn send<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Result<CallReport, CallError>> {
+        Box::pin(async move {
+            self.record(call)?;
+            Ok(CallReport::default())
+        })
+    }
+}
+
+/// One outbox line.
+#[derive(Serialize)]
+struct Record<'a> {
+    kind: &'static str,
+    destination: &'a str,
+    request: Request<'a>,
+}
+
+impl<'a> Record<'a> {
+    fn of(call: &'a Call) -> Self {
+        Record {
+            kind: call.destination.kind().as_str(),
+            destination: call.destination.name(),
+            request: Request::of(call),
+        }
+    }
+}
+
+/// The request each API receives, in the member names of its API reference. REST-JSON blobs
+/// (IoT Analytics, IoT Events) are base64 as on the wire; SNS entries use the PublishBatch
+/// member names; IoT Core publish and shadow requests show their HTTP body.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Request<'a> {
+    Analytics {
+        #[serde(rename = "channelName")]
+        channel_name: &'a str,
+        messages: Vec<AnalyticsMessage<'a>>,
+    },
+    Events {
+        messages: Vec<EventsMessage<'a>>,
+    },
+    Sns {
+        #[serde(rename = "TopicArn")]
+        topic_arn: &'a str,
+        #[serde(rename = "PublishBatchRequestEntries")]
+        entries: Vec<SnsEntry<'a>>,
+    },
+    Publish {
+        topic: &'a str,
+        #[serde(flatten)]
+        params: Option<&'a PublishParams>,
+        #[serde(flatten)]
+        body: Body<'a>,
+    },
+    Shadow {
+        #[serde(rename = "thingName")]
+        thing_name: &'a str,
+        #[serde(rename = "shadowName", skip_serializing_if = "Option::is_none")]
+        shadow_name: Option<&'a str>,
+        #[serde(flatten)]
+        body: Body<'a>,
+    },
+}
+
+impl<'a> Request<'a> {
+    fn of(call: &'a Call) -> Self {
+        match &call.destination {
+            Destination::Analytics { channel } => Request::Analytics {
+                channel_name: channel,
+                messages: call
+                    .entries
+                    .iter()
+                    .map(|e| AnalyticsMessage {
+                        message_id: &e.id,
+                        payload: BASE64.encode(&e.payload),
+                    })
+                    .collect(),
+            },
+            Destination::Events { input } => Request::Events {
+                messages: call
+                    .entries
+                    .iter()
+                    .map(|e| EventsMessage {
+                        message_id: &e.id,
+                        input_name: input,
+                        payload: BASE64.encode(&e.payload),
+                        timestamp: e.timestamp.map(|t| TimeInMillis { time_in_millis: t }),
+                    })
+                    .collect(),
+            },
+            Destination::Sns { topic_arn } => Request::Sns {
+                topic_arn,
+                entries: call
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| SnsEntry::of(i, e, &call.destination))
+                    .collect(),
+            },
+            Destination::Mqtt { topic } | Destination::Fleet { topic } => {
+                let entry = call.entries.first();
+                Request::Publish {
+                    topic,
+                    params: entry.and_then(|e| match &e.params {
+                        EntryParams::Publish(p) => Some(p),
+                        _ => None,
+                    }),
+                    body: Body::of(entry),
+                }
+            }
+            Destination::Shadow { thing, shadow } => Request::Shadow {
+                thing_name: thing,
+                shadow_name: shadow.as_deref(),
+                body: Body::of(call.entries.first()),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AnalyticsMessage<'a> {
+    #[serde(rename = "messageId")]
+    message_id: &'a str,
+    payload: String,
+}
+
+#[derive(Serialize)]
+struct EventsMessage<'a> {
+    #[serde(rename = "messageId")]
+    message_id: &'a str,
+    #[serde(rename = "inputName")]
+    input_name: &'a str,
+    payload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<TimeInMillis>,
+}
+
+#[derive(Serialize)]
+struct TimeInMillis {
+    #[serde(rename = "timeInMillis")]
+    time_in_millis: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsEntry<'a> {
+    id: String,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_deduplication_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_structure: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    message_attributes: Vec<SnsAttributeView<'a>>,
+}
+
+impl<'a> SnsEntry<'a> {
+    fn of(index: usize, e: &'a Entry, destination: &Destination) -> Self {
+        let default = const { &SnsParams::EMPTY };
+        let p = match &e.params {
+            EntryParams::Sns(p) => p,
+            _ => default,
+        };
+        SnsEntry {
+            id: index.to_string(),
+            // Entries for SNS carry UTF-8 text (JSON, or base64 of a binary payload).
+            message: std::str::from_utf8(&e.payload).unwrap_or(""),
+            subject: p.subject.as_deref(),
+            message_group_id: p.group_id.as_deref(),
+            message_deduplication_id: e.sns_deduplication_id(destination),
+            message_structure: p.message_structure_json.then_some("json"),
+            message_attributes: p
+                .attributes
+                .iter()
+                .map(|a| SnsAttributeView {
+                    name: &a.name,
+                    data_type: &a.data_type,
+                    value: &a.value,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SnsAttributeView<'a> {
+    name: &'a str,
+    data_type: &'a str,
+    /// Binary attributes carry base64 text, as the CLI shows them.
+    value: &'a str,
+}
+
+/// An HTTP body: text when it is UTF-8, base64 otherwise.
+#[derive(Serialize)]
+enum Body<'a> {
+    #[serde(rename = "body")]
+    Text(&'a str),
+    #[serde(rename = "bodyBase64")]
+    Base64(String),
+}
+
+impl<'a> Body<'a> {
+    fn of(entry: Option<&'a Entry>) -> Self {
+        let bytes: &[u8] = entry.map_or(&[], |e| &e.payload);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Body::Text(text),
+            Err(_) => Body::Base64(BASE64.encode(bytes)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::destination::SnsAttribute;
+
+    fn entry(id: &str, payload: &[u8], params: EntryParams) -> Entry {
+        Entry {
+            message: 0,
+            id: id.into(),
+            payload: Arc::from(payload),
+            timestamp: Some(5),
+            params,
+            size: payload.len(),
+        }
+    }
+
+    fn lines(dir: &Path) -> Vec<Value> {
+        std::fs::read_to_string(dir.join(FILE_NAME))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn records_each_call_as_the_api_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let calls = [
+            Call {
+                destination: Destination::Analytics {
+                    channel: "telemetry".into(),
+                },
+                entries: vec![entry("m1-abc", br#"{"t":1}"#, EntryParams::Analytics)],
+            },
+            Call {
+                destination: Destination::Events {
+                    input: "overheat".into(),
+                },
+                entries: vec![entry("m1-def", br#"{"t":1}"#, EntryParams::Events)],
+            },
+            Call {
+                destination: Destination::Sns {
+                    topic_arn: "arn:aws:sns:us-east-1:123456789012:a.fifo".into(),
+                },
+                entries: vec![entry(
+                    "m1-123",
+                    br#"{"t":1}"#,
+                    EntryParams::Sns(SnsParams {
+                        group_id: Some("g".into()),
+                        attributes: vec![SnsAttribute {
+                            name: "k".into(),
+                            data_type: "String".into(),
+                            value: "v".into(),
+                        }],
+                        ..SnsParams::default()
+                    }),
+                )],
+            },
+            Call {
+                destination: Destination::Mqtt { topic: "a/b".into() },
+                entries: vec![entry(
+                    "m1",
+                    &[0xff, 0x00],
+                    EntryParams::Publish(PublishParams {
+                        qos: 1,
+                        ..PublishParams::default()
+                    }),
+                )],
+            },
+            Call {
+                destination: Destination::Shadow {
+                    thing: "pump-1".into(),
+                    shadow: None,
+                },
+                entries: vec![entry("m1", br#"{"state":{}}"#, EntryParams::Shadow)],
+            },
+        ];
+        for call in &calls {
+            assert_eq!(outbox.send(call).await.unwrap(), CallReport::default());
+        }
+        let got = lines(dir.path());
+        assert_eq!(
+            got[0],
+            json!({"kind":"analytics","destination":"telemetry","request":{"channelName":"telemetry","messages":[{"messageId":"m1-abc","payload":"eyJ0IjoxfQ=="}]}})
+        );
+        assert_eq!(
+            got[1]["request"],
+            json!({"messages":[{"messageId":"m1-def","inputName":"overheat","payload":"eyJ0IjoxfQ==","timestamp":{"timeInMillis":5}}]})
+        );
+        assert_eq!(
+            got[2]["request"],
+            json!({"TopicArn":"arn:aws:sns:us-east-1:123456789012:a.fifo","PublishBatchRequestEntries":[{"Id":"0","Message":"{\"t\":1}","MessageGroupId":"g","MessageDeduplicationId":"m1-123","MessageAttributes":[{"Name":"k","DataType":"String","Value":"v"}]}]})
+        );
+        assert_eq!(
+            got[3],
+            json!({"kind":"mqtt","destination":"a/b","request":{"topic":"a/b","qos":1,"bodyBase64":"/wA="}})
+        );
+        assert_eq!(
+            got[4]["request"],
+            json!({"thingName":"pump-1","body":"{\"state\":{}}"})
+        );
+    }
+}

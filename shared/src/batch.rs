@@ -1,0 +1,316 @@
+//! Packing: entries for one destination into the fewest calls that respect its count and byte limits.
+
+use crate::destination::{CallLimits, Destination};
+use crate::sink::{Call, Entry};
+
+/// Calls for one destination, sent one after another when `ordered`, concurrently otherwise.
+#[derive(Debug, Clone)]
+pub struct Lane {
+    pub destination: Destination,
+    pub ordered: bool,
+    pub calls: Vec<Call>,
+}
+
+/// Packs one destination's entries into lanes.
+///
+/// Ordered destinations keep entry order: the calls are consecutive runs of the input, filled
+/// greedily, which is the fewest calls any order-keeping split can make. Unordered destinations
+/// with a byte limit use first-fit decreasing. Each call also keeps entry ids unique, which
+/// IoT Analytics and IoT Events require within a batch; only two messages sharing an id can
+/// break a run early.
+///
+/// Every entry must fit a call on its own (the contract checks before packing guarantee it);
+/// an oversized entry still gets a call of its own, never dropped.
+pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Vec<Lane> {
+    let limits = destination.kind().call_limits();
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let calls = if ordered || limits.max_bytes.is_none() {
+        pack_in_order(&limits, entries)
+    } else {
+        pack_first_fit_decreasing(&limits, entries)
+    };
+    let calls = calls.into_iter().map(|entries| Call {
+        destination: destination.clone(),
+        entries,
+    });
+    if ordered {
+        vec![Lane {
+            destination: destination.clone(),
+            ordered: true,
+            calls: calls.collect(),
+        }]
+    } else {
+        calls
+            .map(|call| Lane {
+                destination: destination.clone(),
+                ordered: false,
+                calls: vec![call],
+            })
+            .collect()
+    }
+}
+
+struct Bin {
+    entries: Vec<Entry>,
+    bytes: usize,
+}
+
+impl Bin {
+    fn fits(&self, limits: &CallLimits, entry: &Entry) -> bool {
+        self.entries.len() < limits.max_entries
+            && limits
+                .max_bytes
+                .is_none_or(|max| self.bytes + entry.size <= max)
+            && !self.entries.iter().any(|e| e.id == entry.id)
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.bytes += entry.size;
+        self.entries.push(entry);
+    }
+}
+
+fn pack_in_order(limits: &CallLimits, entries: Vec<Entry>) -> Vec<Vec<Entry>> {
+    let mut calls = Vec::with_capacity(entries.len().div_ceil(limits.max_entries.max(1)));
+    let mut current = Bin {
+        entries: Vec::with_capacity(limits.max_entries.min(entries.len())),
+        bytes: 0,
+    };
+    for entry in entries {
+        if !current.entries.is_empty() && !current.fits(limits, &entry) {
+            calls.push(std::mem::take(&mut current.entries));
+            current.bytes = 0;
+        }
+        current.push(entry);
+    }
+    if !current.entries.is_empty() {
+        calls.push(current.entries);
+    }
+    calls
+}
+
+fn pack_first_fit_decreasing(limits: &CallLimits, mut entries: Vec<Entry>) -> Vec<Vec<Entry>> {
+    // Stable sort: equal sizes keep message order, so small batches read naturally.
+    entries.sort_by(|a, b| b.size.cmp(&a.size));
+    let mut bins: Vec<Bin> = Vec::new();
+    // Bins that are full by count can never take another entry; skip them in the search.
+    let mut open: Vec<usize> = Vec::new();
+    for entry in entries {
+        let slot = open.iter().position(|&b| {
+            bins.get(b)
+                .is_some_and(|bin: &Bin| bin.fits(limits, &entry))
+        });
+        let bin_index = match slot.and_then(|s| open.get(s).copied()) {
+            Some(b) => b,
+            None => {
+                bins.push(Bin {
+                    entries: Vec::new(),
+                    bytes: 0,
+                });
+                open.push(bins.len() - 1);
+                bins.len() - 1
+            }
+        };
+        if let Some(bin) = bins.get_mut(bin_index) {
+            bin.push(entry);
+            if bin.entries.len() >= limits.max_entries {
+                open.retain(|&b| b != bin_index);
+            }
+        }
+    }
+    bins.into_iter().map(|b| b.entries).collect()
+}
+
+/// Fewest calls any packing could make: the count bound and the byte bound.
+pub fn lower_bound(limits: &CallLimits, sizes: &[usize]) -> usize {
+    let by_count = sizes.len().div_ceil(limits.max_entries.max(1));
+    let by_bytes = limits
+        .max_bytes
+        .map_or(0, |max| sizes.iter().sum::<usize>().div_ceil(max.max(1)));
+    by_count.max(by_bytes)
+}
+
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::destination::{EntryParams, SnsParams};
+
+    fn entry(message: usize, size: usize, group: Option<&str>) -> Entry {
+        Entry {
+            message,
+            id: format!("id-{message}"),
+            payload: Arc::from(vec![b'x'; 0]),
+            timestamp: None,
+            params: EntryParams::Sns(SnsParams {
+                group_id: group.map(str::to_owned),
+                ..SnsParams::default()
+            }),
+            size,
+        }
+    }
+
+    fn sns(fifo: bool) -> Destination {
+        Destination::Sns {
+            topic_arn: format!(
+                "arn:aws:sns:us-east-1:123456789012:t{}",
+                if fifo { ".fifo" } else { "" }
+            ),
+        }
+    }
+
+    fn all_calls(lanes: &[Lane]) -> Vec<&Call> {
+        lanes.iter().flat_map(|l| l.calls.iter()).collect()
+    }
+
+    #[test]
+    fn count_only_limits_give_ceil_n_over_limit() {
+        let d = Destination::Analytics {
+            channel: "c".into(),
+        };
+        let lanes = pack(&d, (0..250).map(|i| entry(i, 10, None)).collect(), false);
+        let sizes: Vec<usize> = all_calls(&lanes).iter().map(|c| c.entries.len()).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+    }
+
+    #[test]
+    fn byte_limit_splits_calls() {
+        let d = Destination::Events { input: "i".into() };
+        // 1 KiB per IoT Events batch: 600 + 500 cannot share a call.
+        let lanes = pack(&d, vec![entry(0, 600, None), entry(1, 500, None), entry(2, 400, None)], false);
+        let calls = all_calls(&lanes);
+        assert_eq!(calls.len(), 2);
+        for c in calls {
+            assert!(c.entries.iter().map(|e| e.size).sum::<usize>() <= 1024);
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_never_share_a_call() {
+        let d = Destination::Analytics {
+            channel: "c".into(),
+        };
+        let mut a = entry(0, 1, None);
+        let mut b = entry(1, 1, None);
+        a.id = "same".into();
+        b.id = "same".into();
+        let lanes = pack(&d, vec![a, b], false);
+        assert_eq!(all_calls(&lanes).len(), 2);
+    }
+
+    #[test]
+    fn one_entry_per_call_kinds() {
+        let d = Destination::Mqtt { topic: "t".into() };
+        let lanes = pack(&d, (0..3).map(|i| entry(i, 1, None)).collect(), false);
+        assert_eq!(lanes.len(), 3);
+        assert!(lanes.iter().all(|l| l.calls.len() == 1 && l.calls[0].entries.len() == 1));
+    }
+
+    fn arb_entries() -> impl Strategy<Value = Vec<(usize, u8)>> {
+        // Sizes up to the SNS per-message maximum, skewed small like real telemetry.
+        prop::collection::vec(
+            (prop_oneof![4 => 1usize..2_000, 1 => 1usize..=262_144], 0u8..4),
+            0..300,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn packing_keeps_every_entry_once_and_respects_limits(input in arb_entries(), fifo in any::<bool>()) {
+            let d = sns(fifo);
+            let limits = d.kind().call_limits();
+            let entries: Vec<Entry> = input
+                .iter()
+                .enumerate()
+                .map(|(i, (size, g))| entry(i, *size, Some(["a", "b", "c", "d"][*g as usize])))
+                .collect();
+            let lanes = pack(&d, entries, fifo);
+            let calls = all_calls(&lanes);
+
+            let mut seen: Vec<usize> = calls.iter().flat_map(|c| c.entries.iter().map(|e| e.message)).collect();
+            seen.sort_unstable();
+            prop_assert_eq!(seen, (0..input.len()).collect::<Vec<_>>());
+
+            for c in &calls {
+                prop_assert!(!c.entries.is_empty());
+                prop_assert!(c.entries.len() <= limits.max_entries);
+                prop_assert!(c.entries.iter().map(|e| e.size).sum::<usize>() <= limits.max_bytes.unwrap());
+                prop_assert!(has_unique_ids(&c.entries));
+            }
+
+            if fifo {
+                prop_assert_eq!(lanes.len(), usize::from(!input.is_empty()));
+                // Order within each group, across the lane's calls, is input order.
+                for g in ["a", "b", "c", "d"] {
+                    let order: Vec<usize> = calls.iter()
+                        .flat_map(|c| c.entries.iter())
+                        .filter(|e| e.group() == Some(g))
+                        .map(|e| e.message)
+                        .collect();
+                    prop_assert!(order.windows(2).all(|w| w[0] < w[1]));
+                }
+                // Greedy runs are optimal for order-keeping splits: check against the DP minimum.
+                let sizes: Vec<usize> = input.iter().map(|(s, _)| *s).collect();
+                prop_assert_eq!(calls.len(), min_ordered_calls(&limits, &sizes));
+            }
+        }
+
+        #[test]
+        fn count_only_packing_is_minimal(n in 0usize..1_000) {
+            let d = Destination::Analytics { channel: "c".into() };
+            let lanes = pack(&d, (0..n).map(|i| entry(i, 7, None)).collect(), false);
+            prop_assert_eq!(all_calls(&lanes).len(), n.div_ceil(100));
+        }
+
+        #[test]
+        fn unordered_packing_leaves_no_two_calls_mergeable(sizes in prop::collection::vec(1usize..1_024, 0..200)) {
+            let d = Destination::Events { input: "i".into() };
+            let limits = d.kind().call_limits();
+            let lanes = pack(&d, sizes.iter().enumerate().map(|(i, s)| entry(i, *s, None)).collect(), false);
+            let calls = all_calls(&lanes);
+            prop_assert!(calls.len() >= lower_bound(&limits, &sizes));
+            // First fit never opens a call for an entry an earlier call could take, so no two
+            // calls could be merged into one.
+            let totals: Vec<(usize, usize)> = calls.iter()
+                .map(|c| (c.entries.len(), c.entries.iter().map(|e| e.size).sum()))
+                .collect();
+            for (i, a) in totals.iter().enumerate() {
+                for b in totals.iter().skip(i + 1) {
+                    prop_assert!(a.0 + b.0 > limits.max_entries || a.1 + b.1 > limits.max_bytes.unwrap());
+                }
+            }
+        }
+    }
+
+    fn has_unique_ids(entries: &[Entry]) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        entries.iter().all(|e| seen.insert(e.id.as_str()))
+    }
+
+    /// Minimum number of contiguous runs, by dynamic programming.
+    fn min_ordered_calls(limits: &CallLimits, sizes: &[usize]) -> usize {
+        let n = sizes.len();
+        let mut best = vec![usize::MAX; n + 1];
+        best[0] = 0;
+        for end in 1..=n {
+            let mut bytes = 0;
+            for start in (0..end).rev() {
+                bytes += sizes[start];
+                if end - start > limits.max_entries || bytes > limits.max_bytes.unwrap_or(usize::MAX) {
+                    break;
+                }
+                if best[start] != usize::MAX {
+                    best[end] = best[end].min(best[start] + 1);
+                }
+            }
+        }
+        best[n]
+    }
+}

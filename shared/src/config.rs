@@ -1,0 +1,243 @@
+//! Typed configuration, read once from the environment at cold start; every error names its variable.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::dispatch::RetryPolicy;
+use crate::engine::EngineConfig;
+use crate::routes::{RoutingTable, TableError};
+use crate::validate::ContractLimits;
+
+/// Which sinks the functions send to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkChoice {
+    /// The local outbox: records calls as JSON lines, needs no AWS.
+    Local,
+    /// The AWS SDK clients.
+    Aws,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sink: SinkChoice,
+    pub outbox_dir: PathBuf,
+    pub routes: RoutingTable,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {rule}")]
+    Invalid { var: &'static str, rule: String },
+    #[error("set FANOUT_ROUTES (the routing table as JSON) or FANOUT_ROUTES_FILE (a path to it)")]
+    NoRoutes,
+    #[error("set only one of FANOUT_ROUTES and FANOUT_ROUTES_FILE")]
+    BothRoutes,
+    #[error("FANOUT_ROUTES_FILE: cannot read {path}: {source}")]
+    RoutesFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{var}: bad routing table: {source}")]
+    Table {
+        var: &'static str,
+        #[source]
+        source: TableError,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let sink = match get("FANOUT_SINK").as_deref().map(str::trim) {
+            None | Some("local") => SinkChoice::Local,
+            Some("aws") => SinkChoice::Aws,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "FANOUT_SINK",
+                    rule: format!("must be `local` or `aws`, found `{other}`"),
+                });
+            }
+        };
+        let outbox_dir = get("FANOUT_OUTBOX_DIR").map_or_else(|| PathBuf::from("outbox"), PathBuf::from);
+
+        let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),
+            (None, None) => return Err(ConfigError::NoRoutes),
+            (Some(json), None) => RoutingTable::from_json(&json).map_err(|source| ConfigError::Table {
+                var: "FANOUT_ROUTES",
+                source,
+            })?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::RoutesFile { path, source })?;
+                RoutingTable::from_json(&text).map_err(|source| ConfigError::Table {
+                    var: "FANOUT_ROUTES_FILE",
+                    source,
+                })?
+            }
+        };
+
+        let defaults = EngineConfig::default();
+        let retry = RetryPolicy {
+            max_attempts: parse(&get, "FANOUT_MAX_ATTEMPTS", defaults.retry.max_attempts, 1..=20)?,
+            base_delay: Duration::from_millis(parse(
+                &get,
+                "FANOUT_BACKOFF_BASE_MS",
+                millis(defaults.retry.base_delay),
+                1..=60_000,
+            )?),
+            max_delay: Duration::from_millis(parse(
+                &get,
+                "FANOUT_BACKOFF_MAX_MS",
+                millis(defaults.retry.max_delay),
+                1..=300_000,
+            )?),
+        };
+        let fleet_rate: f64 = parse(&get, "FANOUT_FLEET_RATE", 0.0, 0.0..=1_000_000.0)?;
+        let engine = EngineConfig {
+            limits: ContractLimits {
+                analytics_max_payload: parse(
+                    &get,
+                    "FANOUT_ANALYTICS_MAX_PAYLOAD",
+                    defaults.limits.analytics_max_payload,
+                    1..=16 * 1024 * 1024,
+                )?,
+                allow_reserved_topics: parse(
+                    &get,
+                    "FANOUT_ALLOW_RESERVED_TOPICS",
+                    defaults.limits.allow_reserved_topics,
+                    false..=true,
+                )?,
+            },
+            retry,
+            concurrency: parse(&get, "FANOUT_CONCURRENCY", defaults.concurrency, 1..=1024)?,
+            safety_margin: Duration::from_millis(parse(
+                &get,
+                "FANOUT_DEADLINE_MARGIN_MS",
+                millis(defaults.safety_margin),
+                0..=60_000,
+            )?),
+            fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
+        };
+        Ok(Config {
+            sink,
+            outbox_dir,
+            routes,
+            engine,
+        })
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn parse<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(text) = get(var) else {
+        return Ok(default);
+    };
+    let value: T = text.trim().parse().map_err(|_| ConfigError::Invalid {
+        var,
+        rule: format!(
+            "must be a value from {} to {}, found `{text}`",
+            range.start(),
+            range.end()
+        ),
+    })?;
+    if !range.contains(&value) {
+        return Err(ConfigError::Invalid {
+            var,
+            rule: format!("must be from {} to {}, found {value}", range.start(), range.end()),
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const TABLE: &str = r#"{"routes": []}"#;
+
+    #[test]
+    fn defaults_are_the_local_outbox() {
+        let c = config(&[("FANOUT_ROUTES", TABLE)]).unwrap();
+        assert_eq!(c.sink, SinkChoice::Local);
+        assert_eq!(c.outbox_dir, PathBuf::from("outbox"));
+        assert_eq!(c.engine.retry, RetryPolicy::default());
+        assert_eq!(c.engine.fleet_rate, None);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            ("FANOUT_ROUTES", TABLE),
+            ("FANOUT_SINK", "aws"),
+            ("FANOUT_OUTBOX_DIR", "/tmp/x"),
+            ("FANOUT_MAX_ATTEMPTS", "6"),
+            ("FANOUT_BACKOFF_BASE_MS", "10"),
+            ("FANOUT_BACKOFF_MAX_MS", "100"),
+            ("FANOUT_CONCURRENCY", "4"),
+            ("FANOUT_DEADLINE_MARGIN_MS", "250"),
+            ("FANOUT_FLEET_RATE", "50"),
+            ("FANOUT_ANALYTICS_MAX_PAYLOAD", "1000"),
+            ("FANOUT_ALLOW_RESERVED_TOPICS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.sink, SinkChoice::Aws);
+        assert_eq!(c.outbox_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.engine.retry.max_attempts, 6);
+        assert_eq!(c.engine.retry.base_delay, Duration::from_millis(10));
+        assert_eq!(c.engine.retry.max_delay, Duration::from_millis(100));
+        assert_eq!(c.engine.concurrency, 4);
+        assert_eq!(c.engine.safety_margin, Duration::from_millis(250));
+        assert_eq!(c.engine.fleet_rate, Some(50.0));
+        assert_eq!(c.engine.limits.analytics_max_payload, 1000);
+        assert!(c.engine.limits.allow_reserved_topics);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "set FANOUT_ROUTES"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_ROUTES_FILE", "x")], "only one of"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_SINK", "s3")], "FANOUT_SINK: must be `local` or `aws`, found `s3`"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_MAX_ATTEMPTS", "0")], "FANOUT_MAX_ATTEMPTS: must be from 1 to 20, found 0"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_CONCURRENCY", "many")], "FANOUT_CONCURRENCY: must be a value from 1 to 1024, found `many`"),
+            (&[("FANOUT_ROUTES_FILE", "/nonexistent/routes.json")], "FANOUT_ROUTES_FILE: cannot read /nonexistent/routes.json"),
+            (&[("FANOUT_ROUTES", "{")], "FANOUT_ROUTES: bad routing table"),
+        ];
+        for (vars, expected) in cases {
+            let err = config(vars).unwrap_err().to_string();
+            assert!(err.contains(expected), "got `{err}`, wanted `{expected}`");
+        }
+    }
+}

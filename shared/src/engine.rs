@@ -1,0 +1,501 @@
+//! The engine: decoded messages in, one outcome per message out. Strings the pipeline together:
+//! route → validate for each target → pack → dispatch → report.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::batch::{self, Lane};
+use crate::destination::{Destination, EntryParams, Kind, Target};
+use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
+use crate::ids;
+use crate::message::{Message, MessageError};
+use crate::outcome::{Outcome, Report, Status, TargetOutcome, TargetStatus};
+use crate::routes::{Routed, RoutingTable};
+use crate::sink::{Entry, Sinks};
+use crate::validate::{self, ContractLimits};
+
+/// One message as the trigger delivered it.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The trigger's id: SQS messageId, HTTP array index, schedule job.
+    pub source_id: String,
+    /// Ordering group (an SQS FIFO MessageGroupId): once a message of a group is not delivered,
+    /// the later messages of that group are not sent.
+    pub group: Option<String>,
+    pub message: Result<Message, MessageError>,
+}
+
+/// Tunables of the engine, read once at cold start.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub limits: ContractLimits,
+    pub retry: RetryPolicy,
+    pub concurrency: usize,
+    pub safety_margin: Duration,
+    /// Device fleet publishes per second; `None` for no cap.
+    pub fleet_rate: Option<f64>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            limits: ContractLimits::default(),
+            retry: RetryPolicy::default(),
+            concurrency: 16,
+            safety_margin: Duration::from_millis(500),
+            fleet_rate: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    routes: RoutingTable,
+    config: EngineConfig,
+    fleet_limiter: Option<Arc<RateLimiter>>,
+}
+
+/// What a run would do: each message's targets (or why it is invalid) and the packed calls.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    messages: Vec<PlannedMessage>,
+    lanes: Vec<Lane>,
+}
+
+#[derive(Debug, Clone)]
+struct PlannedMessage {
+    source_id: String,
+    id: Option<String>,
+    state: Planned,
+}
+
+#[derive(Debug, Clone)]
+enum Planned {
+    Invalid(String),
+    /// Empty when no route matched and the table's default is `drop`.
+    Routed(Vec<Target>),
+}
+
+/// A serializable view of a plan, for dry runs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanView {
+    pub messages: Vec<PlannedMessageView>,
+    pub calls: Vec<CallView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMessageView {
+    pub source_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub targets: Vec<Destination>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    pub destination: Destination,
+    pub ordered: bool,
+    pub entries: usize,
+    pub bytes: usize,
+    /// Indexes of the messages in the call, in call order.
+    pub messages: Vec<usize>,
+}
+
+impl Plan {
+    pub fn lanes(&self) -> &[Lane] {
+        &self.lanes
+    }
+
+    pub fn view(&self) -> PlanView {
+        PlanView {
+            messages: self
+                .messages
+                .iter()
+                .map(|m| {
+                    let (status, error, targets) = match &m.state {
+                        Planned::Invalid(reason) => ("invalid", Some(reason.clone()), Vec::new()),
+                        Planned::Routed(ts) => (
+                            "planned",
+                            None,
+                            ts.iter().map(|t| t.destination.clone()).collect(),
+                        ),
+                    };
+                    PlannedMessageView {
+                        source_id: m.source_id.clone(),
+                        id: m.id.clone(),
+                        status,
+                        error,
+                        targets,
+                    }
+                })
+                .collect(),
+            calls: self
+                .lanes
+                .iter()
+                .flat_map(|lane| {
+                    lane.calls.iter().map(|call| CallView {
+                        destination: call.destination.clone(),
+                        ordered: lane.ordered,
+                        entries: call.entries.len(),
+                        bytes: call.entries.iter().map(|e| e.size).sum(),
+                        messages: call.entries.iter().map(|e| e.message).collect(),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(routes: RoutingTable, config: EngineConfig) -> Self {
+        let fleet_limiter = config
+            .fleet_rate
+            .and_then(RateLimiter::per_second)
+            .map(Arc::new);
+        Engine {
+            routes,
+            config,
+            fleet_limiter,
+        }
+    }
+
+    pub fn routes(&self) -> &RoutingTable {
+        &self.routes
+    }
+
+    /// Routes, checks and packs, without sending anything.
+    pub fn plan(&self, inbound: Vec<Inbound>) -> Plan {
+        let mut messages = Vec::with_capacity(inbound.len());
+        // Destinations in first-seen order, so calls (and the outbox) follow message order.
+        let mut index: HashMap<Destination, usize> = HashMap::new();
+        let mut buckets: Vec<(Destination, bool, Vec<Entry>)> = Vec::new();
+
+        for (i, item) in inbound.into_iter().enumerate() {
+            let (id, state) = match item.message {
+                Err(e) => (None, Planned::Invalid(e.to_string())),
+                Ok(msg) => {
+                    let state = self.plan_message(i, &msg, &mut index, &mut buckets);
+                    (Some(msg.id), state)
+                }
+            };
+            messages.push(PlannedMessage {
+                source_id: item.source_id,
+                id,
+                state,
+            });
+        }
+
+        let lanes = buckets
+            .into_iter()
+            .flat_map(|(dest, ordered, entries)| batch::pack(&dest, entries, ordered))
+            .collect();
+        Plan { messages, lanes }
+    }
+
+    fn plan_message(
+        &self,
+        index_in_batch: usize,
+        msg: &Message,
+        index: &mut HashMap<Destination, usize>,
+        buckets: &mut Vec<(Destination, bool, Vec<Entry>)>,
+    ) -> Planned {
+        let targets = match self.routes.route(msg) {
+            Err(e) => return Planned::Invalid(e.to_string()),
+            Ok(Routed::Rejected) => {
+                return Planned::Invalid(
+                    "no route matches this message, and the routing table's default is `reject`"
+                        .to_owned(),
+                );
+            }
+            Ok(Routed::Dropped) => return Planned::Routed(Vec::new()),
+            Ok(Routed::Targets(targets)) => targets,
+        };
+        // A message is checked against every target before any entry exists, so an invalid
+        // message never reaches a destination.
+        if let Some(err) = targets
+            .iter()
+            .find_map(|t| validate::check(msg, t, &self.config.limits).err())
+        {
+            return Planned::Invalid(err.to_string());
+        }
+        for target in &targets {
+            let entry = build_entry(index_in_batch, msg, target);
+            let slot = match index.get(&target.destination) {
+                Some(&slot) => slot,
+                None => {
+                    index.insert(target.destination.clone(), buckets.len());
+                    buckets.push((target.destination.clone(), false, Vec::new()));
+                    buckets.len() - 1
+                }
+            };
+            if let Some((_, ordered, entries)) = buckets.get_mut(slot) {
+                *ordered |= target.ordered;
+                entries.push(entry);
+            }
+        }
+        Planned::Routed(targets)
+    }
+
+    /// Sends a plan and reports one outcome per planned message, in order.
+    pub async fn execute(&self, plan: Plan, sinks: &Sinks, deadline: Instant) -> Report {
+        let opts = DispatchOptions {
+            retry: self.config.retry,
+            concurrency: self.config.concurrency,
+            deadline,
+            safety_margin: self.config.safety_margin,
+            fleet_rate: self.fleet_limiter.clone(),
+        };
+        let results = dispatch::dispatch(plan.lanes, sinks, &opts).await;
+
+        let mut per_message: Vec<Vec<Option<TargetOutcome>>> = plan
+            .messages
+            .iter()
+            .map(|m| match &m.state {
+                Planned::Routed(ts) => vec![None; ts.len()],
+                Planned::Invalid(_) => Vec::new(),
+            })
+            .collect();
+        let (mut calls, mut retries, mut throttles) = (0, 0, 0);
+        for lane in results {
+            calls += lane.calls;
+            retries += lane.retries;
+            throttles += lane.throttles;
+            for r in lane.entries {
+                let (Some(slots), Some(PlannedMessage {
+                    state: Planned::Routed(targets),
+                    ..
+                })) = (per_message.get_mut(r.message), plan.messages.get(r.message))
+                else {
+                    continue;
+                };
+                // Targets are unique per destination within a message.
+                let found = targets
+                    .iter()
+                    .position(|t| t.destination == lane.destination);
+                if let (Some(pos), Some(target)) = (found, found.and_then(|p| targets.get(p))) {
+                    if let Some(slot) = slots.get_mut(pos) {
+                        *slot = Some(TargetOutcome {
+                            route: target.route.clone(),
+                            destination: target.destination.clone(),
+                            status: r.status,
+                            retryable: r.retryable,
+                            attempts: r.attempts,
+                            code: r.code,
+                            reason: r.reason,
+                        });
+                    }
+                }
+            }
+        }
+
+        let outcomes = plan
+            .messages
+            .into_iter()
+            .zip(per_message)
+            .map(|(m, slots)| match m.state {
+                Planned::Invalid(reason) => Outcome::invalid(m.source_id, m.id, reason),
+                Planned::Routed(targets) => {
+                    let targets = targets
+                        .into_iter()
+                        .zip(slots)
+                        .map(|(t, slot)| {
+                            // Every entry is reported by dispatch; this guards the accounting
+                            // so a bug can only fail a message, never lose it.
+                            slot.unwrap_or_else(|| TargetOutcome {
+                                route: t.route,
+                                destination: t.destination,
+                                status: TargetStatus::Failed,
+                                retryable: true,
+                                attempts: 0,
+                                code: None,
+                                reason: Some("no result was recorded for this target".to_owned()),
+                            })
+                        })
+                        .collect();
+                    Outcome::from_targets(m.source_id, m.id, targets)
+                }
+            })
+            .collect();
+        Report::new(outcomes, calls, retries, throttles)
+    }
+
+    /// Plans and sends a batch. Messages with an ordering group go in waves (the first message
+    /// of each group, then the second, …) so a message is only sent after the earlier messages
+    /// of its group were delivered. Logs each message that was not delivered, once.
+    pub async fn run(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
+        let report = if inbound.iter().all(|m| m.group.is_none()) {
+            self.execute(self.plan(inbound), sinks, deadline).await
+        } else {
+            self.run_in_waves(inbound, sinks, deadline).await
+        };
+        log_outcomes(&report);
+        report
+    }
+
+    async fn run_in_waves(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
+        let mut waves: Vec<Vec<(usize, Inbound)>> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, item) in inbound.into_iter().enumerate() {
+            let wave = match &item.group {
+                None => 0,
+                Some(g) => {
+                    let n = seen.entry(g.clone()).or_insert(0);
+                    *n += 1;
+                    *n - 1
+                }
+            };
+            if waves.len() <= wave {
+                waves.resize_with(wave + 1, Vec::new);
+            }
+            if let Some(w) = waves.get_mut(wave) {
+                w.push((i, item));
+            }
+        }
+
+        let total = waves.iter().map(Vec::len).sum();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; total];
+        let mut failed_groups: HashSet<String> = HashSet::new();
+        let (mut calls, mut retries, mut throttles) = (0, 0, 0);
+        for wave in waves {
+            let mut positions = Vec::with_capacity(wave.len());
+            let mut batch = Vec::with_capacity(wave.len());
+            let mut groups = Vec::with_capacity(wave.len());
+            for (i, item) in wave {
+                match &item.group {
+                    Some(g) if failed_groups.contains(g) => {
+                        if let Some(slot) = outcomes.get_mut(i) {
+                            *slot = Some(skipped_for_group(item, g));
+                        }
+                    }
+                    _ => {
+                        positions.push(i);
+                        groups.push(item.group.clone());
+                        batch.push(item);
+                    }
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let report = self.execute(self.plan(batch), sinks, deadline).await;
+            calls += report.calls;
+            retries += report.retries;
+            throttles += report.throttles;
+            for ((outcome, i), group) in report.outcomes.into_iter().zip(positions).zip(groups) {
+                if outcome.status != Status::Delivered {
+                    if let Some(g) = group {
+                        failed_groups.insert(g);
+                    }
+                }
+                if let Some(slot) = outcomes.get_mut(i) {
+                    *slot = Some(outcome);
+                }
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                o.unwrap_or_else(|| Outcome {
+                    source_id: i.to_string(),
+                    id: None,
+                    status: Status::Failed,
+                    retryable: true,
+                    error: Some("no outcome was recorded for this message".to_owned()),
+                    targets: Vec::new(),
+                })
+            })
+            .collect();
+        Report::new(outcomes, calls, retries, throttles)
+    }
+}
+
+fn skipped_for_group(item: Inbound, group: &str) -> Outcome {
+    Outcome {
+        source_id: item.source_id,
+        id: item.message.ok().map(|m| m.id),
+        status: Status::Failed,
+        retryable: true,
+        error: Some(format!(
+            "not sent: an earlier message of group `{group}` in this batch was not delivered"
+        )),
+        targets: Vec::new(),
+    }
+}
+
+fn log_outcomes(report: &Report) {
+    for o in &report.outcomes {
+        match o.status {
+            Status::Delivered => {}
+            Status::Failed => tracing::warn!(
+                source_id = %o.source_id,
+                id = o.id.as_deref().unwrap_or(""),
+                retryable = o.retryable,
+                reason = o.error.as_deref().unwrap_or(""),
+                "message failed"
+            ),
+            Status::Invalid => tracing::warn!(
+                source_id = %o.source_id,
+                id = o.id.as_deref().unwrap_or(""),
+                reason = o.error.as_deref().unwrap_or(""),
+                "message invalid"
+            ),
+        }
+    }
+    let s = &report.summary;
+    tracing::info!(
+        messages = s.messages,
+        delivered = s.delivered,
+        failed = s.failed,
+        invalid = s.invalid,
+        calls = report.calls,
+        retries = report.retries,
+        throttles = report.throttles,
+        "batch done"
+    );
+}
+
+/// The entry one message contributes to one target's call.
+fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
+    let kind = target.destination.kind();
+    let id = match kind {
+        Kind::Analytics | Kind::Events | Kind::Sns => {
+            ids::downstream_id(&msg.id, &target.destination)
+        }
+        Kind::Mqtt | Kind::Fleet | Kind::Shadow => msg.id.clone(),
+    };
+    let payload: Arc<[u8]> = match kind {
+        Kind::Sns => Arc::from(validate::sns_body(&msg.payload)),
+        _ => msg.payload.shared_bytes(),
+    };
+    let size = match &target.params {
+        EntryParams::Sns(p) => payload.len() + p.attributes.iter().map(|a| a.size()).sum::<usize>(),
+        _ => payload.len(),
+    };
+    Entry {
+        message: index_in_batch,
+        id,
+        payload,
+        timestamp: msg.timestamp,
+        params: target.params.clone(),
+        size,
+    }
+}
+
+/// Converts Lambda's deadline (milliseconds since the Unix epoch) to a monotonic instant.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}

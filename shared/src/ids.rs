@@ -1,0 +1,87 @@
+//! Deterministic downstream ids: the same source message and target always give the same id,
+//! so a redelivered record is deduplicated downstream where the service supports it.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::destination::Destination;
+
+/// IoT Events Data messageId is the tightest of the three services we send ids to:
+/// 1–64 characters of `[a-zA-Z0-9_-]` (IoT Analytics allows 128, SNS deduplication ids 128).
+pub const MAX_LEN: usize = 64;
+const HASH_HEX: usize = 16;
+
+/// `<readable prefix of the message id>-<16 hex digits of SHA-256(message id, destination)>`.
+///
+/// The prefix keeps ids traceable in downstream logs; the hash keeps them unique when the
+/// prefix had to be shortened or had characters replaced.
+pub fn downstream_id(message_id: &str, destination: &Destination) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(message_id.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(destination.kind().as_str().as_bytes());
+    hasher.update([0u8]);
+    hasher.update(destination.name().as_bytes());
+    if let Destination::Shadow {
+        shadow: Some(name), ..
+    } = destination
+    {
+        hasher.update([0u8]);
+        hasher.update(name.as_bytes());
+    }
+    let digest = hasher.finalize();
+
+    let mut id = String::with_capacity(MAX_LEN);
+    for c in message_id.chars().take(MAX_LEN - HASH_HEX - 1) {
+        id.push(if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            c
+        } else {
+            '_'
+        });
+    }
+    id.push('-');
+    for byte in digest.iter().take(HASH_HEX / 2) {
+        // Writing to a String cannot fail.
+        let _ = write!(id, "{byte:02x}");
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(name: &str) -> Destination {
+        Destination::Analytics {
+            channel: name.into(),
+        }
+    }
+
+    #[test]
+    fn same_inputs_same_id_and_valid_everywhere() {
+        let a = downstream_id("m-0001", &channel("c"));
+        assert_eq!(a, downstream_id("m-0001", &channel("c")));
+        assert!(a.starts_with("m-0001-"));
+        assert_ne!(a, downstream_id("m-0001", &channel("d")));
+        assert_ne!(a, downstream_id("m-0002", &channel("c")));
+
+        let long = "ü/".repeat(200);
+        for id in [a, downstream_id(&long, &channel("c")), downstream_id("", &channel("c"))] {
+            assert!(!id.is_empty() && id.len() <= MAX_LEN, "{id}");
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn replaced_characters_do_not_collide() {
+        assert_ne!(
+            downstream_id("a/b", &channel("c")),
+            downstream_id("a:b", &channel("c"))
+        );
+    }
+}
