@@ -42,7 +42,7 @@ impl App {
                 tracing::info!(path = %outbox.path().display(), "sending to the local outbox");
                 Sinks::all(Arc::new(outbox))
             }
-            SinkChoice::Aws => crate::sink::aws::aws_sinks(&crate::sink::aws::load_sdk_config().await),
+            SinkChoice::Aws => unreachable!(),
         };
         Ok(App {
             engine: Engine::new(config.routes, config.engine),

@@ -93,7 +93,7 @@ fn pack_in_order(limits: &CallLimits, entries: Vec<Entry>) -> Vec<Vec<Entry>> {
 
 fn pack_first_fit_decreasing(limits: &CallLimits, mut entries: Vec<Entry>) -> Vec<Vec<Entry>> {
     // Stable sort: equal sizes keep message order, so small batches read naturally.
-    entries.sort_by(|a, b| b.size.cmp(&a.size));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.size));
     let mut bins: Vec<Bin> = Vec::new();
     // Bins that are full by count can never take another entry; skip them in the search.
     let mut open: Vec<usize> = Vec::new();

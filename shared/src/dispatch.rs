@@ -334,3 +334,269 @@ fn append_reason(r: &mut EntryResult, note: &str) {
         None => note.to_owned(),
     });
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::batch;
+    use crate::destination::{EntryParams, SnsParams};
+    use crate::sink::{CallReport, Entry, EntryFailure, Sink};
+
+    type Script = dyn Fn(&Call, usize) -> Result<CallReport, CallError> + Send + Sync;
+
+    /// A sink that answers from a script and records every call's entry ids.
+    struct FakeSink {
+        script: Box<Script>,
+        log: StdMutex<Vec<Vec<String>>>,
+        delay: Duration,
+    }
+
+    impl std::fmt::Debug for FakeSink {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("FakeSink")
+        }
+    }
+
+    impl Sink for FakeSink {
+        fn send<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Result<CallReport, CallError>> {
+            Box::pin(async move {
+                let n = {
+                    let mut log = self.log.lock().unwrap();
+                    log.push(call.entries.iter().map(|e| e.id.clone()).collect());
+                    log.len()
+                };
+                tokio::time::sleep(self.delay).await;
+                (self.script)(call, n)
+            })
+        }
+    }
+
+    fn fake(
+        script: impl Fn(&Call, usize) -> Result<CallReport, CallError> + Send + Sync + 'static,
+    ) -> Arc<FakeSink> {
+        Arc::new(FakeSink {
+            script: Box::new(script),
+            log: StdMutex::new(Vec::new()),
+            delay: Duration::ZERO,
+        })
+    }
+
+    fn opts(deadline_in: Duration) -> DispatchOptions {
+        DispatchOptions {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+            },
+            concurrency: 4,
+            deadline: Instant::now() + deadline_in,
+            safety_margin: Duration::from_millis(10),
+            fleet_rate: None,
+        }
+    }
+
+    fn entry(message: usize, group: Option<&str>) -> Entry {
+        Entry {
+            message,
+            id: format!("e{message}"),
+            payload: Arc::from(&b"{}"[..]),
+            timestamp: None,
+            params: EntryParams::Sns(SnsParams {
+                group_id: group.map(str::to_owned),
+                ..SnsParams::default()
+            }),
+            size: 2,
+        }
+    }
+
+    fn lanes(dest: &Destination, n: usize, ordered: bool, group: impl Fn(usize) -> Option<&'static str>) -> Vec<Lane> {
+        batch::pack(dest, (0..n).map(|i| entry(i, group(i))).collect(), ordered)
+    }
+
+    fn standard() -> Destination {
+        Destination::Sns {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+        }
+    }
+
+    fn fifo() -> Destination {
+        Destination::Sns {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:t.fifo".into(),
+        }
+    }
+
+    fn results(out: &[LaneResult]) -> Vec<EntryResult> {
+        let mut all: Vec<EntryResult> = out.iter().flat_map(|l| l.entries.clone()).collect();
+        all.sort_by_key(|r| r.message);
+        all
+    }
+
+    #[tokio::test]
+    async fn retries_only_the_failed_entries_until_delivered() {
+        // Entry 1 fails retryably on the first call; the second call must carry only it.
+        let sink = fake(|call, n| {
+            Ok(CallReport {
+                failed: call
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| n == 1 && e.id == "e1")
+                    .map(|(index, _)| EntryFailure {
+                        index,
+                        code: "InternalError".into(),
+                        reason: "try again".into(),
+                        retryable: true,
+                    })
+                    .collect(),
+            })
+        });
+        let out = dispatch(lanes(&standard(), 3, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
+        let r = results(&out);
+        assert!(r.iter().all(|r| r.status == TargetStatus::Delivered), "{r:?}");
+        assert_eq!(r[1].attempts, 2);
+        assert_eq!(r[0].attempts, 1);
+        assert_eq!(*sink.log.lock().unwrap(), vec![vec!["e0", "e1", "e2"], vec!["e1"]]);
+        assert_eq!(out.iter().map(|l| l.retries).sum::<usize>(), 1);
+    }
+
+    #[tokio::test]
+    async fn permanent_entry_failures_are_not_retried() {
+        let sink = fake(|call, _| {
+            Ok(CallReport {
+                failed: vec![EntryFailure {
+                    index: 0,
+                    code: "InvalidParameter".into(),
+                    reason: "bad".into(),
+                    retryable: false,
+                }]
+                .into_iter()
+                .filter(|_| !call.entries.is_empty())
+                .collect(),
+            })
+        });
+        let out = dispatch(lanes(&standard(), 2, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
+        let r = results(&out);
+        assert_eq!(r[0].status, TargetStatus::Failed);
+        assert!(!r[0].retryable);
+        assert_eq!(r[0].reason.as_deref(), Some("bad (InvalidParameter)"));
+        assert_eq!(r[1].status, TargetStatus::Delivered);
+        assert_eq!(sink.log.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn throttled_calls_are_retried_whole_and_bounded() {
+        let sink = fake(|_, _| Err(CallError::new(ErrorClass::Throttled, "ThrottlingException", "slow down")));
+        let out = dispatch(lanes(&standard(), 2, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
+        let r = results(&out);
+        assert!(r.iter().all(|r| r.status == TargetStatus::Failed && r.retryable && r.attempts == 3));
+        assert_eq!(sink.log.lock().unwrap().len(), 3, "max_attempts bounds the calls");
+        assert_eq!(out[0].throttles, 3);
+    }
+
+    // Virtual time: deterministic on a loaded machine.
+    #[tokio::test(start_paused = true)]
+    async fn nothing_is_sent_past_the_deadline() {
+        let sink = Arc::new(FakeSink {
+            script: Box::new(|_, _| Err(CallError::new(ErrorClass::Transient, "InternalError", "boom"))),
+            log: StdMutex::new(Vec::new()),
+            delay: Duration::from_millis(30),
+        });
+        let mut o = opts(Duration::from_millis(80));
+        o.retry.base_delay = Duration::from_millis(200);
+        o.retry.max_delay = Duration::from_millis(200);
+        o.retry.max_attempts = 10;
+        let started = Instant::now();
+        let out = dispatch(lanes(&standard(), 1, false, |_| None), &Sinks::all(sink.clone()), &o).await;
+        assert!(Instant::now() <= o.deadline, "returned after the deadline");
+        let r = results(&out);
+        assert_eq!(r[0].status, TargetStatus::Failed);
+        assert!(r[0].retryable);
+        assert!(started.elapsed() < Duration::from_millis(80));
+        assert!(sink.log.lock().unwrap().len() < 10);
+    }
+
+    // Virtual time: deterministic on a loaded machine.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_is_cut_at_the_deadline_and_reported() {
+        let sink = Arc::new(FakeSink {
+            script: Box::new(|_, _| Ok(CallReport::default())),
+            log: StdMutex::new(Vec::new()),
+            delay: Duration::from_secs(10),
+        });
+        let o = opts(Duration::from_millis(50));
+        let out = dispatch(lanes(&standard(), 1, false, |_| None), &Sinks::all(sink), &o).await;
+        let r = results(&out);
+        assert_eq!(r[0].status, TargetStatus::Failed);
+        assert_eq!(r[0].code.as_deref(), Some("Timeout"));
+        assert!(Instant::now() <= o.deadline);
+    }
+
+    #[tokio::test]
+    async fn ordered_lane_skips_later_entries_of_a_failed_group() {
+        // 25 entries, alternating groups a/b, so the FIFO lane has 3 calls. Entry 2 (group a)
+        // fails permanently: later group-a entries must not be sent, group b goes on.
+        let sink = fake(|call, _| {
+            Ok(CallReport {
+                failed: call
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.id == "e2")
+                    .map(|(index, _)| EntryFailure {
+                        index,
+                        code: "InvalidParameter".into(),
+                        reason: "bad".into(),
+                        retryable: false,
+                    })
+                    .collect(),
+            })
+        });
+        let out = dispatch(
+            lanes(&fifo(), 25, true, |i| Some(if i % 2 == 0 { "a" } else { "b" })),
+            &Sinks::all(sink.clone()),
+            &opts(Duration::from_secs(5)),
+        )
+        .await;
+        let r = results(&out);
+        for (i, r) in r.iter().enumerate() {
+            let expected = match (i % 2, i) {
+                (_, 2) => TargetStatus::Failed,
+                (0, i) if i < 2 => TargetStatus::Delivered,
+                (0, _) if i < 10 => TargetStatus::Delivered, // same call as e2: already sent with it
+                (0, _) => TargetStatus::Skipped,
+                _ => TargetStatus::Delivered,
+            };
+            assert_eq!(r.status, expected, "entry {i}");
+        }
+        let sent: Vec<String> = sink.log.lock().unwrap().concat();
+        assert!(!sent.contains(&"e10".to_owned()));
+        assert!(sent.contains(&"e11".to_owned()));
+    }
+
+    // Virtual time: deterministic on a loaded machine.
+    #[tokio::test(start_paused = true)]
+    async fn fleet_rate_cap_spaces_calls() {
+        let sink = fake(|_, _| Ok(CallReport::default()));
+        let mut o = opts(Duration::from_secs(5));
+        o.fleet_rate = RateLimiter::per_second(100.0).map(Arc::new);
+        let dest = Destination::Fleet { topic: "/p/d/user/x".into() };
+        let started = Instant::now();
+        let out = dispatch(lanes(&dest, 5, false, |_| None), &Sinks::all(sink), &o).await;
+        assert!(results(&out).iter().all(|r| r.status == TargetStatus::Delivered));
+        // 5 publishes at 100/s: the 5th may start no earlier than 40 ms after the 1st.
+        assert!(started.elapsed() >= Duration::from_millis(40));
+    }
+
+    #[test]
+    fn backoff_stays_within_the_cap() {
+        let p = RetryPolicy::default();
+        for attempt in 1..30 {
+            assert!(p.backoff(attempt) <= p.max_delay);
+        }
+    }
+}

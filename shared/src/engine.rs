@@ -27,6 +27,21 @@ pub struct Inbound {
     /// the later messages of that group are not sent.
     pub group: Option<String>,
     pub message: Result<Message, MessageError>,
+    /// Targets decided by the caller (a broadcast job, a BatchPub request, allowed explicit
+    /// targets); `None` lets the routing table decide. They are checked like routed targets.
+    pub targets: Option<Vec<Target>>,
+}
+
+impl Inbound {
+    /// A message for the routing table to route.
+    pub fn routed(source_id: String, message: Result<Message, MessageError>) -> Self {
+        Inbound {
+            source_id,
+            group: None,
+            message,
+            targets: None,
+        }
+    }
 }
 
 /// Tunables of the engine, read once at cold start.
@@ -184,7 +199,8 @@ impl Engine {
             let (id, state) = match item.message {
                 Err(e) => (None, Planned::Invalid(e.to_string())),
                 Ok(msg) => {
-                    let state = self.plan_message(i, &msg, &mut index, &mut buckets);
+                    let state =
+                        self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
                     (Some(msg.id), state)
                 }
             };
@@ -206,10 +222,15 @@ impl Engine {
         &self,
         index_in_batch: usize,
         msg: &Message,
+        explicit: Option<Vec<Target>>,
         index: &mut HashMap<Destination, usize>,
         buckets: &mut Vec<(Destination, bool, Vec<Entry>)>,
     ) -> Planned {
-        let targets = match self.routes.route(msg) {
+        let routed = match explicit {
+            Some(targets) => Ok(Routed::Targets(targets)),
+            None => self.routes.route(msg),
+        };
+        let targets = match routed {
             Err(e) => return Planned::Invalid(e.to_string()),
             Ok(Routed::Rejected) => {
                 return Planned::Invalid(
@@ -371,17 +392,14 @@ impl Engine {
             let mut batch = Vec::with_capacity(wave.len());
             let mut groups = Vec::with_capacity(wave.len());
             for (i, item) in wave {
-                match &item.group {
-                    Some(g) if failed_groups.contains(g) => {
-                        if let Some(slot) = outcomes.get_mut(i) {
-                            *slot = Some(skipped_for_group(item, g));
-                        }
+                if item.group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
+                    if let Some(slot) = outcomes.get_mut(i) {
+                        *slot = Some(skipped_for_group(item));
                     }
-                    _ => {
-                        positions.push(i);
-                        groups.push(item.group.clone());
-                        batch.push(item);
-                    }
+                } else {
+                    positions.push(i);
+                    groups.push(item.group.clone());
+                    batch.push(item);
                 }
             }
             if batch.is_empty() {
@@ -420,7 +438,8 @@ impl Engine {
     }
 }
 
-fn skipped_for_group(item: Inbound, group: &str) -> Outcome {
+fn skipped_for_group(item: Inbound) -> Outcome {
+    let group = item.group.unwrap_or_default();
     Outcome {
         source_id: item.source_id,
         id: item.message.ok().map(|m| m.id),
@@ -493,7 +512,11 @@ fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
 }
 
 /// Converts Lambda's deadline (milliseconds since the Unix epoch) to a monotonic instant.
+/// 0 means "not given" (a hand-built context): then Lambda's longest timeout, 900 s, applies.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    if deadline_ms == 0 {
+        return Instant::now() + Duration::from_secs(900);
+    }
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));

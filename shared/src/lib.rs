@@ -11,6 +11,7 @@ pub mod config;
 pub mod destination;
 pub mod dispatch;
 pub mod engine;
+pub mod explicit;
 pub mod ids;
 pub mod message;
 pub mod outcome;
