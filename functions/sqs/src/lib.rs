@@ -26,7 +26,10 @@ pub fn decode(event: &SqsEvent) -> Vec<Inbound> {
         .map(|(i, record)| Inbound {
             group: record.attributes.get("MessageGroupId").cloned(),
             ..Inbound::routed(
-                record.message_id.clone().unwrap_or_else(|| format!("record {i}")),
+                record
+                    .message_id
+                    .clone()
+                    .unwrap_or_else(|| format!("record {i}")),
                 decode_record(record),
             )
         })

@@ -86,25 +86,35 @@ async fn telemetry_event_reaches_every_destination_kind() {
             ("mqtt", "dashboards/plant1/line4/sensor-7"),
             ("shadow", "pump-3"),
             ("sns", "arn:aws:sns:us-east-1:123456789012:fanout-alerts"),
-            ("sns", "arn:aws:sns:us-east-1:123456789012:fanout-audit.fifo"),
+            (
+                "sns",
+                "arn:aws:sns:us-east-1:123456789012:fanout-audit.fifo"
+            ),
         ]
     );
     let find = |dest: &str| &run.calls.iter().find(|(_, d, _)| d == dest).unwrap().2;
 
     // The record without an envelope id is named by its SQS messageId, deterministically.
     let line4 = &find("telemetry_line4")["messages"][0];
-    assert!(line4["messageId"]
-        .as_str()
-        .unwrap()
-        .starts_with("0f6b2d5e-0002-4a5e-9c1d-000000000002-"));
+    assert!(
+        line4["messageId"]
+            .as_str()
+            .unwrap()
+            .starts_with("0f6b2d5e-0002-4a5e-9c1d-000000000002-")
+    );
     assert_eq!(line4["payload"], "eyJ0ZW1wIjogMjEuMH0="); // {"temp": 21.0}, the bytes as sent
 
-    let alert = &find("arn:aws:sns:us-east-1:123456789012:fanout-alerts")["PublishBatchRequestEntries"][0];
+    let alert =
+        &find("arn:aws:sns:us-east-1:123456789012:fanout-alerts")["PublishBatchRequestEntries"][0];
     assert_eq!(alert["Subject"], "Overheat on sensor-42");
     assert_eq!(alert["MessageAttributes"][0]["Value"], "sensor-42");
-    assert!(alert.get("MessageDeduplicationId").is_none(), "standard topic: no dedup id");
+    assert!(
+        alert.get("MessageDeduplicationId").is_none(),
+        "standard topic: no dedup id"
+    );
 
-    let audit = &find("arn:aws:sns:us-east-1:123456789012:fanout-audit.fifo")["PublishBatchRequestEntries"][0];
+    let audit = &find("arn:aws:sns:us-east-1:123456789012:fanout-audit.fifo")["PublishBatchRequestEntries"]
+        [0];
     assert_eq!(audit["MessageGroupId"], "sensor-7");
     assert!(audit["MessageDeduplicationId"].as_str().unwrap().len() <= 64);
 
@@ -135,7 +145,12 @@ async fn fifo_event_stops_a_group_at_its_first_failure() {
     let sent: Vec<String> = run
         .calls
         .iter()
-        .flat_map(|(_, _, req)| req["PublishBatchRequestEntries"].as_array().unwrap().clone())
+        .flat_map(|(_, _, req)| {
+            req["PublishBatchRequestEntries"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
         .map(|e| e["Message"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(

@@ -1,0 +1,562 @@
+//! The routing table: which destinations each message goes to. Parsed and fully checked once at
+//! cold start; per message it matches topics and content patterns and renders target templates.
+
+mod pattern;
+mod target;
+mod template;
+mod topic;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::destination::Target;
+use crate::message::Message;
+use crate::validate::ContractLimits;
+
+pub use pattern::Pattern;
+pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
+pub use template::{Extras, RenderError, Template, TemplateError};
+pub use topic::TopicFilter;
+
+/// Route names show up in logs, errors and metrics, so they stay short and plain.
+const MAX_ROUTE_NAME: usize = 64;
+/// Targets of the table's default carry this route name.
+pub const DEFAULT_ROUTE: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct RoutingTable {
+    routes: Vec<Route>,
+    default: Fallback,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    name: Arc<str>,
+    topics: Vec<TopicFilter>,
+    attributes: Option<Pattern>,
+    payload: Option<Pattern>,
+    targets: Vec<TargetSpec>,
+}
+
+/// What happens to a message no route matches.
+#[derive(Debug, Clone)]
+enum Fallback {
+    /// Reported invalid, so the trigger sees it (the safe default).
+    Reject,
+    /// Counted as handled with no targets, and logged.
+    Drop,
+    Targets(Arc<str>, Vec<TargetSpec>),
+}
+
+/// The routing decision for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Routed {
+    /// The union of the matched routes' targets, one per destination.
+    Targets(Vec<Target>),
+    /// No route matched and the default is `drop`.
+    Dropped,
+    /// No route matched and the default is `reject`.
+    Rejected,
+}
+
+/// A routing table that cannot be used: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {reason}")]
+pub struct TableError {
+    /// e.g. `route "telemetry" target 2 (sns) field "groupId"`.
+    pub location: String,
+    pub reason: String,
+}
+
+/// A target that cannot be rendered for a message (a template refers to something it lacks).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route \"{route}\" target {target} ({kind}) field `{field}`: {reason}")]
+pub struct RouteError {
+    pub route: String,
+    /// 1-based position in the route's `targets`.
+    pub target: usize,
+    pub kind: &'static str,
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    routes: Vec<Value>,
+    default: Option<RawDefault>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    name: String,
+    #[serde(rename = "match")]
+    matcher: Option<RawMatch>,
+    targets: Vec<Value>,
+    #[serde(default)]
+    ordered: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatch {
+    topic: Option<OneOrMany>,
+    attributes: Option<Value>,
+    payload: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefault {
+    action: Option<String>,
+    targets: Option<Vec<Value>>,
+}
+
+fn table_err(location: impl Into<String>, reason: impl std::fmt::Display) -> TableError {
+    TableError {
+        location: location.into(),
+        reason: reason.to_string(),
+    }
+}
+
+impl RoutingTable {
+    /// Parses and checks a whole table; the first problem found is returned with its location.
+    pub fn from_json(text: &str, limits: &ContractLimits) -> Result<RoutingTable, TableError> {
+        let raw: RawTable =
+            serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
+        let mut names = HashSet::new();
+        let mut routes = Vec::with_capacity(raw.routes.len());
+        for (i, value) in raw.routes.iter().enumerate() {
+            let route = Route::parse(i, value, limits)?;
+            if !names.insert(Arc::clone(&route.name)) {
+                return Err(table_err(
+                    format!("route \"{}\"", route.name),
+                    "route names must be unique",
+                ));
+            }
+            routes.push(route);
+        }
+        let default = match raw.default {
+            None => Fallback::Reject,
+            Some(RawDefault {
+                action: None,
+                targets: Some(targets),
+            }) => Fallback::Targets(
+                Arc::from(DEFAULT_ROUTE),
+                parse_targets(DEFAULT_ROUTE, &targets, false, limits)?,
+            ),
+            Some(RawDefault {
+                action: Some(action),
+                targets: None,
+            }) => match action.as_str() {
+                "reject" => Fallback::Reject,
+                "drop" => Fallback::Drop,
+                other => {
+                    return Err(table_err(
+                        "default field \"action\"",
+                        format!("must be \"reject\" or \"drop\", found \"{other}\""),
+                    ));
+                }
+            },
+            Some(_) => {
+                return Err(table_err(
+                    "default",
+                    "set either \"action\" (\"reject\" or \"drop\") or \"targets\"",
+                ));
+            }
+        };
+        Ok(RoutingTable { routes, default })
+    }
+
+    /// A table of one route that sends every message to `targets` (explicit targets, jobs).
+    pub fn single(
+        name: &str,
+        targets: &[Value],
+        limits: &ContractLimits,
+    ) -> Result<RoutingTable, TableError> {
+        Ok(RoutingTable {
+            routes: vec![Route {
+                name: Arc::from(name),
+                topics: Vec::new(),
+                attributes: None,
+                payload: None,
+                targets: parse_targets(name, targets, false, limits)?,
+            }],
+            default: Fallback::Reject,
+        })
+    }
+
+    /// Route names in table order.
+    pub fn route_names(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|r| &*r.name)
+    }
+
+    /// Routes one message: the union of every matching route's targets, or the default.
+    pub fn route(&self, msg: &Message) -> Result<Routed, RouteError> {
+        let mut targets = Vec::new();
+        let mut matched = false;
+        for route in self.routes.iter().filter(|r| r.matches(msg)) {
+            matched = true;
+            render_all(&route.name, &route.targets, msg, &mut targets)?;
+        }
+        if !matched {
+            match &self.default {
+                Fallback::Reject => return Ok(Routed::Rejected),
+                Fallback::Drop => return Ok(Routed::Dropped),
+                Fallback::Targets(name, specs) => render_all(name, specs, msg, &mut targets)?,
+            }
+        }
+        dedup_destinations(&mut targets);
+        Ok(Routed::Targets(targets))
+    }
+}
+
+impl Route {
+    fn parse(index: usize, value: &Value, limits: &ContractLimits) -> Result<Route, TableError> {
+        let label = match value.get("name").and_then(Value::as_str) {
+            Some(name) => format!("route \"{name}\""),
+            None => format!("route {}", index + 1),
+        };
+        let raw = RawRoute::deserialize(value).map_err(|e| table_err(&label, e))?;
+        let name_ok = !raw.name.is_empty()
+            && raw.name.len() <= MAX_ROUTE_NAME
+            && raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !name_ok || raw.name == DEFAULT_ROUTE {
+            return Err(table_err(
+                format!("{label} field \"name\""),
+                format!(
+                    "must be 1 to {MAX_ROUTE_NAME} characters of A-Z a-z 0-9 _ . - and not \"{DEFAULT_ROUTE}\""
+                ),
+            ));
+        }
+        let (topics, attributes, payload) = match raw.matcher {
+            None => (Vec::new(), None, None),
+            Some(m) => {
+                let filters = match m.topic {
+                    None => Vec::new(),
+                    Some(OneOrMany::One(f)) => vec![f],
+                    Some(OneOrMany::Many(fs)) if fs.is_empty() => {
+                        return Err(table_err(
+                            format!("{label} field \"match.topic\""),
+                            "an empty list matches nothing; leave `topic` out to match every topic",
+                        ));
+                    }
+                    Some(OneOrMany::Many(fs)) => fs,
+                };
+                let topics = filters
+                    .iter()
+                    .map(|f| TopicFilter::parse(f))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| table_err(format!("{label} field \"match.topic\""), e))?;
+                let pattern = |v: Option<Value>, path: &str| {
+                    v.map(|v| Pattern::parse(&v, path))
+                        .transpose()
+                        .map_err(|e| table_err(format!("{label} field \"match.{path}\""), e))
+                };
+                (
+                    topics,
+                    pattern(m.attributes, "attributes")?,
+                    pattern(m.payload, "payload")?,
+                )
+            }
+        };
+        let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits)?;
+        Ok(Route {
+            name: Arc::from(raw.name),
+            topics,
+            attributes,
+            payload,
+            targets,
+        })
+    }
+
+    fn matches(&self, msg: &Message) -> bool {
+        let topic_ok = self.topics.is_empty()
+            || msg
+                .topic
+                .as_deref()
+                .is_some_and(|t| self.topics.iter().any(|f| f.matches(t)));
+        topic_ok
+            && self
+                .attributes
+                .as_ref()
+                .is_none_or(|p| p.matches(Some(&msg.attributes)))
+            && self
+                .payload
+                .as_ref()
+                .is_none_or(|p| p.matches(msg.payload.json().and_then(Value::as_object)))
+    }
+}
+
+fn parse_targets(
+    route: &str,
+    targets: &[Value],
+    ordered: bool,
+    limits: &ContractLimits,
+) -> Result<Vec<TargetSpec>, TableError> {
+    if targets.is_empty() {
+        return Err(table_err(
+            format!("route \"{route}\" field \"targets\""),
+            "must list at least one target",
+        ));
+    }
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            TargetSpec::parse(t, ordered, limits).map_err(|e| {
+                let kind = t.get("type").and_then(Value::as_str).unwrap_or("?");
+                table_err(
+                    format!(
+                        "route \"{route}\" target {} ({kind}) field \"{}\"",
+                        i + 1,
+                        e.field
+                    ),
+                    e.reason,
+                )
+            })
+        })
+        .collect()
+}
+
+fn render_all(
+    route: &Arc<str>,
+    specs: &[TargetSpec],
+    msg: &Message,
+    out: &mut Vec<Target>,
+) -> Result<(), RouteError> {
+    for (i, spec) in specs.iter().enumerate() {
+        spec.render(msg, route, out).map_err(|e| RouteError {
+            route: route.to_string(),
+            target: i + 1,
+            kind: spec.type_name(),
+            field: e.field,
+            reason: e.reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// One target per destination: a message matching several routes that name the same
+/// destination is sent there once (the first route's parameters win; ordering is kept if any asked).
+fn dedup_destinations(targets: &mut Vec<Target>) {
+    if targets.len() < 2 {
+        return;
+    }
+    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets.drain(..) {
+        match kept
+            .iter_mut()
+            .find(|k| k.destination == target.destination)
+        {
+            Some(existing) => existing.ordered |= target.ordered,
+            None => kept.push(target),
+        }
+    }
+    *targets = kept;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::destination::Destination;
+
+    const TABLE: &str = include_str!("../../../events/routes.json");
+
+    fn table(v: Value) -> Result<RoutingTable, TableError> {
+        RoutingTable::from_json(&v.to_string(), &ContractLimits::default())
+    }
+
+    fn msg(text: &str) -> Message {
+        Message::decode(text, None).unwrap()
+    }
+
+    fn destinations(routed: Routed) -> Vec<String> {
+        match routed {
+            Routed::Targets(ts) => ts
+                .iter()
+                .map(|t| format!("{}@{}", t.destination, t.route))
+                .collect(),
+            other => vec![format!("{other:?}")],
+        }
+    }
+
+    #[test]
+    fn sample_table_routes_by_topic_and_content() {
+        let t = RoutingTable::from_json(TABLE, &ContractLimits::default()).unwrap();
+        let hot = msg(
+            r#"{"id": "m1", "topic": "plant1/line3/telemetry", "attributes": {"deviceId": "s-42"}, "payload": {"temp": 81.5}}"#,
+        );
+        assert_eq!(
+            destinations(t.route(&hot).unwrap()),
+            [
+                "analytics:telemetry_line3@telemetry",
+                "mqtt:dashboards/plant1/line3/s-42@telemetry",
+                "events:overheat_detector@overheat",
+                "sns:arn:aws:sns:us-east-1:123456789012:fanout-alerts@overheat",
+            ]
+        );
+        let cool = msg(
+            r#"{"id": "m2", "topic": "plant1/line3/telemetry", "attributes": {"deviceId": "s-42"}, "payload": {"temp": 20}}"#,
+        );
+        assert_eq!(destinations(t.route(&cool).unwrap()).len(), 2);
+        let other = msg(r#"{"id": "m3", "topic": "plant2/x", "payload": 1}"#);
+        assert_eq!(t.route(&other).unwrap(), Routed::Rejected);
+        assert_eq!(t.route_names().count(), 5);
+    }
+
+    #[test]
+    fn union_keeps_one_target_per_destination() {
+        let t = table(json!({"routes": [
+            {"name": "a", "targets": [{"type": "mqtt", "topic": "x"}]},
+            {"name": "b", "ordered": true, "targets": [{"type": "mqtt", "topic": "x"}, {"type": "mqtt", "topic": "y"}]}
+        ]}))
+        .unwrap();
+        let Routed::Targets(ts) = t.route(&msg(r#"{"id": "m", "payload": 1}"#)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(ts.len(), 2);
+        assert_eq!(&*ts[0].route, "a");
+        assert!(ts[0].ordered, "ordering requested by any route is kept");
+        assert_eq!(ts[1].destination, Destination::Mqtt { topic: "y".into() });
+    }
+
+    #[test]
+    fn defaults() {
+        let m = msg(r#"{"id": "m", "topic": "a", "payload": 1}"#);
+        let drop = table(json!({"routes": [], "default": {"action": "drop"}})).unwrap();
+        assert_eq!(drop.route(&m).unwrap(), Routed::Dropped);
+        let reject = table(json!({"routes": []})).unwrap();
+        assert_eq!(reject.route(&m).unwrap(), Routed::Rejected);
+        let to = table(json!({"routes": [], "default": {"targets": [{"type": "mqtt", "topic": "unrouted/${topic}"}]}})).unwrap();
+        assert_eq!(
+            destinations(to.route(&m).unwrap()),
+            ["mqtt:unrouted/a@default"]
+        );
+    }
+
+    #[test]
+    fn render_errors_name_route_target_and_variable() {
+        let t = table(json!({"routes": [{"name": "r", "targets": [
+            {"type": "mqtt", "topic": "ok"}, {"type": "shadow", "thing": "${attributes.deviceId}"}
+        ]}]}))
+        .unwrap();
+        let err = t.route(&msg(r#"{"id": "m", "payload": 1}"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "route \"r\" target 2 (shadow) field `thing`: `${attributes.deviceId}`: the message has no attribute `deviceId`"
+        );
+    }
+
+    #[test]
+    fn match_combines_topic_attributes_and_payload() {
+        let t = table(json!({"routes": [{"name": "r",
+            "match": {"topic": ["a/#", "b/+"], "attributes": {"kind": ["x"]}, "payload": {"v": [{"exists": true}]}},
+            "targets": [{"type": "mqtt", "topic": "out"}]}], "default": {"action": "drop"}}))
+        .unwrap();
+        let routed = |text: &str| t.route(&msg(text)).unwrap() != Routed::Dropped;
+        assert!(routed(
+            r#"{"id": "m", "topic": "a/1/2", "attributes": {"kind": "x"}, "payload": {"v": 0}}"#
+        ));
+        assert!(routed(
+            r#"{"id": "m", "topic": "b/1", "attributes": {"kind": "x"}, "payload": {"v": 0}}"#
+        ));
+        assert!(!routed(
+            r#"{"id": "m", "topic": "b/1/2", "attributes": {"kind": "x"}, "payload": {"v": 0}}"#
+        ));
+        assert!(
+            !routed(r#"{"id": "m", "attributes": {"kind": "x"}, "payload": {"v": 0}}"#),
+            "no topic, topic filter set"
+        );
+        assert!(!routed(
+            r#"{"id": "m", "topic": "a", "attributes": {"kind": "y"}, "payload": {"v": 0}}"#
+        ));
+        assert!(!routed(
+            r#"{"id": "m", "topic": "a", "attributes": {"kind": "x"}, "payload": {"w": 0}}"#
+        ));
+        assert!(!routed(
+            r#"{"id": "m", "topic": "a", "attributes": {"kind": "x"}, "payloadBase64": "AA=="}"#
+        ));
+    }
+
+    #[test]
+    fn table_errors_name_the_route_and_field() {
+        let err = |v: Value| table(v).unwrap_err().to_string();
+        assert!(err(json!({"routez": []})).starts_with("routing table: unknown field `routez`"));
+        assert!(
+            RoutingTable::from_json("{", &ContractLimits::default())
+                .unwrap_err()
+                .to_string()
+                .contains("EOF")
+        );
+        assert_eq!(
+            err(
+                json!({"routes": [{"name": "a", "targets": [{"type": "mqtt", "topic": "x"}]}, {"name": "a", "targets": [{"type": "mqtt", "topic": "x"}]}]})
+            ),
+            "route \"a\": route names must be unique"
+        );
+        assert!(
+            err(json!({"routes": [{"name": "bad name", "targets": []}]}))
+                .starts_with("route \"bad name\" field \"name\"")
+        );
+        assert!(
+            err(json!({"routes": [{"name": "default", "targets": []}]}))
+                .contains("not \"default\"")
+        );
+        assert!(
+            err(json!({"routes": [{"targets": []}]})).starts_with("route 1: missing field `name`")
+        );
+        assert_eq!(
+            err(json!({"routes": [{"name": "r", "targets": []}]})),
+            "route \"r\" field \"targets\": must list at least one target"
+        );
+        assert!(err(json!({"routes": [{"name": "r", "match": {"topic": "a/#/b"}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
+            .starts_with("route \"r\" field \"match.topic\""));
+        assert!(err(json!({"routes": [{"name": "r", "match": {"payload": {"t": 5}}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
+            .starts_with("route \"r\" field \"match.payload\": `payload.t` must be an array"));
+        assert!(
+            err(json!({"routes": [{"name": "r", "match": {"tpoic": "a"}, "targets": []}]}))
+                .contains("unknown field `tpoic`")
+        );
+        assert!(err(json!({"routes": [{"name": "r", "targets": [{"type": "mqtt", "topic": "x"}, {"type": "sns", "topicArn": "${id}", "subject": "${nope}"}]}]}))
+            .starts_with("route \"r\" target 2 (sns) field \"subject\": unknown variable `${nope}`"));
+        assert!(
+            err(json!({"routes": [], "default": {"action": "ignore"}}))
+                .starts_with("default field \"action\"")
+        );
+        assert!(
+            err(json!({"routes": [], "default": {"action": "drop", "targets": []}}))
+                .starts_with("default: set either")
+        );
+    }
+
+    #[test]
+    fn single_route_tables_send_everything() {
+        let t = RoutingTable::single(
+            "explicit",
+            &[json!({"type": "mqtt", "topic": "x/${id}"})],
+            &ContractLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            destinations(t.route(&msg(r#"{"id": "q", "payload": 1}"#)).unwrap()),
+            ["mqtt:x/q@explicit"]
+        );
+    }
+}

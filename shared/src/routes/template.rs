@@ -1,0 +1,419 @@
+//! `${…}` templates in target names, parsed once at cold start and rendered per message.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::message::{Message, Payload, json_type};
+
+/// A parsed template: literal text and variables, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Var(Var),
+}
+
+/// What a `${…}` refers to.
+#[derive(Debug, Clone, PartialEq)]
+enum Var {
+    Id,
+    Topic,
+    /// 1-based, like the AWS IoT SQL `topic(n)` function.
+    TopicLevel(usize),
+    Timestamp,
+    Attribute(String),
+    /// Keys, or array indexes written as numbers.
+    Payload(Vec<String>),
+    /// A value the target supplies itself (a device fleet's `productKey`, `deviceName`,
+    /// `topicShortName`).
+    Extra(&'static str),
+}
+
+/// Why a template could not be parsed (at cold start).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("`${{` at character {0} has no closing `}}`")]
+    Unclosed(usize),
+    #[error(
+        "unknown variable `${{{0}}}` (use id, topic, topic(N), timestamp, attributes.NAME or payload.PATH{1})"
+    )]
+    Unknown(String, &'static str),
+    #[error("`${{{0}}}`: topic levels count from 1")]
+    TopicLevel(String),
+    #[error("a lone `$` at character {0}: write `$$` for a literal `$`")]
+    LoneDollar(usize),
+}
+
+/// Why a template could not be rendered for one message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`${{{variable}}}`: {reason}")]
+pub struct RenderError {
+    pub variable: String,
+    pub reason: String,
+}
+
+/// Values a template may use besides the message's own (fleet targets).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    pub product_key: Option<&'a str>,
+    pub device_name: Option<&'a str>,
+    pub topic_short_name: Option<&'a str>,
+}
+
+impl Template {
+    /// Parses `text`; `extras` names the target-supplied variables allowed here.
+    pub fn parse(text: &str, extras: &[&'static str]) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(at) = rest.find('$') {
+            literal.push_str(rest.get(..at).unwrap_or_default());
+            let after = rest.get(at + 1..).unwrap_or_default();
+            let position = offset + at + 1;
+            if let Some(tail) = after.strip_prefix('$') {
+                literal.push('$');
+                offset += at + 2;
+                rest = tail;
+            } else if let Some(body) = after.strip_prefix('{') {
+                let end = body.find('}').ok_or(TemplateError::Unclosed(position))?;
+                let name = body.get(..end).unwrap_or_default();
+                if !literal.is_empty() {
+                    parts.push(Part::Literal(std::mem::take(&mut literal)));
+                }
+                parts.push(Part::Var(parse_var(name, extras)?));
+                offset += at + 2 + end + 1;
+                rest = body.get(end + 1..).unwrap_or_default();
+            } else {
+                return Err(TemplateError::LoneDollar(position));
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() || parts.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        Ok(Template { parts })
+    }
+
+    /// The text itself when the template has no variables.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn render(&self, msg: &Message, extras: &Extras<'_>) -> Result<String, RenderError> {
+        if let Some(text) = self.as_literal() {
+            return Ok(text.to_owned());
+        }
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Var(var) => render_var(var, msg, extras, &mut out)?,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_var(name: &str, extras: &[&'static str]) -> Result<Var, TemplateError> {
+    let extras_hint = if extras.is_empty() {
+        ""
+    } else {
+        ", productKey, deviceName or topicShortName"
+    };
+    let unknown = || TemplateError::Unknown(name.to_owned(), extras_hint);
+    match name {
+        "id" => return Ok(Var::Id),
+        "topic" => return Ok(Var::Topic),
+        "timestamp" => return Ok(Var::Timestamp),
+        _ => {}
+    }
+    if let Some(extra) = extras.iter().find(|e| **e == name) {
+        return Ok(Var::Extra(extra));
+    }
+    if let Some(key) = name.strip_prefix("attributes.") {
+        return if key.is_empty() {
+            Err(unknown())
+        } else {
+            Ok(Var::Attribute(key.to_owned()))
+        };
+    }
+    if let Some(path) = name.strip_prefix("payload.") {
+        let keys: Vec<String> = path.split('.').map(str::to_owned).collect();
+        return if keys.iter().any(String::is_empty) {
+            Err(unknown())
+        } else {
+            Ok(Var::Payload(keys))
+        };
+    }
+    if let Some(n) = name
+        .strip_prefix("topic(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return match n.trim().parse::<usize>() {
+            Ok(0) | Err(_) => Err(TemplateError::TopicLevel(name.to_owned())),
+            Ok(n) => Ok(Var::TopicLevel(n)),
+        };
+    }
+    Err(unknown())
+}
+
+fn render_var(
+    var: &Var,
+    msg: &Message,
+    extras: &Extras<'_>,
+    out: &mut String,
+) -> Result<(), RenderError> {
+    let fail = |reason: String| RenderError {
+        variable: var_name(var),
+        reason,
+    };
+    match var {
+        Var::Id => out.push_str(&msg.id),
+        Var::Topic => out.push_str(
+            msg.topic
+                .as_deref()
+                .ok_or_else(|| fail("the message has no `topic`".to_owned()))?,
+        ),
+        Var::TopicLevel(n) => {
+            let topic = msg
+                .topic
+                .as_deref()
+                .ok_or_else(|| fail("the message has no `topic`".to_owned()))?;
+            let level = msg.topic_level(*n).ok_or_else(|| {
+                fail(format!(
+                    "the message topic has {} levels",
+                    topic.split('/').count()
+                ))
+            })?;
+            if level.is_empty() {
+                return Err(fail(format!("topic level {n} is empty")));
+            }
+            out.push_str(level);
+        }
+        Var::Timestamp => {
+            let ts = msg
+                .timestamp
+                .ok_or_else(|| fail("the message has no `timestamp`".to_owned()))?;
+            let _ = write!(out, "{ts}");
+        }
+        Var::Attribute(key) => {
+            let value = msg
+                .attributes
+                .get(key)
+                .ok_or_else(|| fail(format!("the message has no attribute `{key}`")))?;
+            push_scalar(value, out).map_err(fail)?;
+        }
+        Var::Payload(keys) => {
+            let root = match &msg.payload {
+                Payload::Json { value, .. } => value,
+                Payload::Binary(_) => {
+                    return Err(fail("the payload is binary, not JSON".to_owned()));
+                }
+            };
+            let value = keys.iter().try_fold(root, |value, key| match value {
+                Value::Object(map) => map.get(key),
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            });
+            let value =
+                value.ok_or_else(|| fail("the payload has no value at this path".to_owned()))?;
+            push_scalar(value, out).map_err(fail)?;
+        }
+        Var::Extra(name) => {
+            let value = match *name {
+                "productKey" => extras.product_key,
+                "deviceName" => extras.device_name,
+                _ => extras.topic_short_name,
+            };
+            out.push_str(value.ok_or_else(|| fail("not available here".to_owned()))?);
+        }
+    }
+    Ok(())
+}
+
+fn push_scalar(value: &Value, out: &mut String) -> Result<(), String> {
+    match value {
+        Value::String(s) if s.is_empty() => return Err("the value is an empty string".to_owned()),
+        Value::String(s) => out.push_str(s),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        other => {
+            return Err(format!(
+                "the value is {}, not a string, number or boolean",
+                json_type(other)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn var_name(var: &Var) -> String {
+    match var {
+        Var::Id => "id".to_owned(),
+        Var::Topic => "topic".to_owned(),
+        Var::TopicLevel(n) => format!("topic({n})"),
+        Var::Timestamp => "timestamp".to_owned(),
+        Var::Attribute(key) => format!("attributes.{key}"),
+        Var::Payload(keys) => format!("payload.{}", keys.join(".")),
+        Var::Extra(name) => (*name).to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn msg() -> Message {
+        Message::decode(
+            r#"{"id": "m-1", "topic": "plant1/line3/telemetry", "timestamp": 7,
+                "attributes": {"deviceId": "sensor-42", "n": 3, "ok": true},
+                "payload": {"a": {"b": "deep"}, "list": [10, 20], "empty": ""}}"#,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn render(text: &str) -> Result<String, RenderError> {
+        Template::parse(text, &[])
+            .unwrap()
+            .render(&msg(), &Extras::default())
+    }
+
+    #[test]
+    fn renders_every_variable_kind() {
+        assert_eq!(render("plain").unwrap(), "plain");
+        assert_eq!(
+            render("${id}|${topic}|${timestamp}").unwrap(),
+            "m-1|plant1/line3/telemetry|7"
+        );
+        assert_eq!(
+            render("t_${topic(2)}_${topic(1)}").unwrap(),
+            "t_line3_plant1"
+        );
+        assert_eq!(
+            render("${attributes.deviceId}/${attributes.n}/${attributes.ok}").unwrap(),
+            "sensor-42/3/true"
+        );
+        assert_eq!(
+            render("${payload.a.b}-${payload.list.1}").unwrap(),
+            "deep-20"
+        );
+        assert_eq!(render("cost $$5").unwrap(), "cost $5");
+        assert_eq!(render("").unwrap(), "");
+    }
+
+    #[test]
+    fn render_errors_name_the_variable_and_why() {
+        let err = render("x/${attributes.missing}").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`${attributes.missing}`: the message has no attribute `missing`"
+        );
+        assert!(
+            render("${topic(9)}")
+                .unwrap_err()
+                .to_string()
+                .contains("has 3 levels")
+        );
+        assert!(
+            render("${payload.a}")
+                .unwrap_err()
+                .to_string()
+                .contains("an object")
+        );
+        assert!(
+            render("${payload.a.c}")
+                .unwrap_err()
+                .to_string()
+                .contains("no value at this path")
+        );
+        assert!(
+            render("${payload.empty}")
+                .unwrap_err()
+                .to_string()
+                .contains("empty string")
+        );
+        let binary = Message::decode(r#"{"id": "b", "payloadBase64": "AA=="}"#, None).unwrap();
+        let err = Template::parse("${payload.x}", &[])
+            .unwrap()
+            .render(&binary, &Extras::default());
+        assert!(err.unwrap_err().to_string().contains("binary"));
+        let err = Template::parse("${topic}", &[])
+            .unwrap()
+            .render(&binary, &Extras::default());
+        assert!(err.unwrap_err().to_string().contains("no `topic`"));
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert_eq!(
+            Template::parse("a${id", &[]),
+            Err(TemplateError::Unclosed(2))
+        );
+        assert!(matches!(
+            Template::parse("${nope}", &[]),
+            Err(TemplateError::Unknown(..))
+        ));
+        assert!(matches!(
+            Template::parse("${deviceName}", &[]),
+            Err(TemplateError::Unknown(..))
+        ));
+        assert!(matches!(
+            Template::parse("${topic(0)}", &[]),
+            Err(TemplateError::TopicLevel(_))
+        ));
+        assert!(matches!(
+            Template::parse("${payload.a..b}", &[]),
+            Err(TemplateError::Unknown(..))
+        ));
+        assert_eq!(
+            Template::parse("a$b", &[]),
+            Err(TemplateError::LoneDollar(2))
+        );
+    }
+
+    #[test]
+    fn extras_render_where_allowed() {
+        let t = Template::parse(
+            "/${productKey}/${deviceName}/user/${topicShortName}",
+            &["productKey", "deviceName", "topicShortName"],
+        )
+        .unwrap();
+        let extras = Extras {
+            product_key: Some("pk"),
+            device_name: Some("dev"),
+            topic_short_name: Some("get"),
+        };
+        assert_eq!(t.render(&msg(), &extras).unwrap(), "/pk/dev/user/get");
+        assert_eq!(t.as_literal(), None);
+        assert_eq!(
+            Template::parse("abc", &[]).unwrap().as_literal(),
+            Some("abc")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,40}") {
+            let _ = Template::parse(&text, &["deviceName"]).map(|t| t.render(&msg(), &Extras::default()));
+        }
+
+        #[test]
+        fn dollar_free_text_is_literal(text in "[^$]{0,40}") {
+            let t = Template::parse(&text, &[]).unwrap();
+            proptest::prop_assert_eq!(t.render(&msg(), &Extras::default()).unwrap(), text);
+        }
+    }
+}
