@@ -188,6 +188,10 @@ impl Engine {
         &self.routes
     }
 
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// Routes, checks and packs, without sending anything.
     pub fn plan(&self, inbound: Vec<Inbound>) -> Plan {
         let mut messages = Vec::with_capacity(inbound.len());

@@ -79,21 +79,21 @@ impl AllowList {
     ) -> Result<Vec<Target>, String> {
         if self.is_empty() {
             return Err(
-                "field `targets`: explicit targets are not enabled on this endpoint (FANOUT_HTTP_ALLOWED_TARGETS is empty)"
+                "explicit targets are not enabled on this endpoint (FANOUT_HTTP_ALLOWED_TARGETS is empty)"
                     .to_owned(),
             );
         }
         let specs: Vec<serde_json::Value> = serde_json::from_str(targets.get())
-            .map_err(|_| "field `targets`: must be an array of targets".to_owned())?;
-        let table = RoutingTable::single(EXPLICIT_ROUTE, &specs, limits)
-            .map_err(|e| format!("field `targets`: {e}"))?;
+            .map_err(|_| "must be an array of targets".to_owned())?;
+        let table =
+            RoutingTable::single(EXPLICIT_ROUTE, &specs, limits).map_err(|e| e.to_string())?;
         let targets = match table.route(msg).map_err(|e| e.to_string())? {
             Routed::Targets(t) => t,
             Routed::Dropped | Routed::Rejected => Vec::new(),
         };
         if let Some(refused) = targets.iter().find(|t| !self.allows(&t.destination)) {
             return Err(format!(
-                "field `targets`: {} is not on this endpoint's allow-list",
+                "{} is not on this endpoint's allow-list",
                 refused.destination
             ));
         }

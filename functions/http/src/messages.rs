@@ -1,0 +1,202 @@
+//! `POST /messages`: a JSON batch of envelopes in, one result per message out (or, with
+//! `?dryRun=true`, the plan: targets per message and the calls that would be made).
+
+use std::collections::HashMap;
+
+use fanout::engine::Inbound;
+use fanout::message::{Message, MessageError};
+use fanout::outcome::{Outcome, Report, Status, Summary};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::{HttpApp, body_text, check_content_type, deadline, reply, request_id};
+
+/// Seconds a caller should wait before retrying a batch that failed only for retryable reasons.
+const RETRY_AFTER_SECONDS: u32 = 2;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch<'a> {
+    #[serde(borrow)]
+    messages: Vec<&'a RawValue>,
+}
+
+/// The fields of an HTTP message besides the envelope.
+#[derive(Deserialize)]
+struct Extra<'a> {
+    #[serde(default, borrow)]
+    targets: Option<&'a RawValue>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Results<'a> {
+    request_id: String,
+    summary: &'a Summary,
+    results: Vec<Result_<'a>>,
+}
+
+/// One message's result, in the spirit of BatchPutMessage's error entries.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Result_<'a> {
+    /// Position in the request's `messages`, from 0.
+    index: usize,
+    #[serde(flatten)]
+    outcome: &'a Outcome,
+}
+
+pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
+    match parse(http, req) {
+        Err(response) => response,
+        Ok(inbound) if dry_run(req) => {
+            let plan = http.app.engine.plan(inbound);
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct DryRun {
+                request_id: String,
+                dry_run: bool,
+                #[serde(flatten)]
+                plan: fanout::engine::PlanView,
+            }
+            reply::json(
+                200,
+                &DryRun {
+                    request_id: request_id(req),
+                    dry_run: true,
+                    plan: plan.view(),
+                },
+            )
+        }
+        Ok(inbound) => {
+            let report = http
+                .app
+                .engine
+                .run(inbound, &http.app.sinks, deadline(req))
+                .await;
+            respond(request_id(req), &report)
+        }
+    }
+}
+
+fn dry_run(req: &Request) -> bool {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first("dryRun"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Size limits first (before parsing), then the batch shape; per-message problems become
+/// invalid outcomes, not request errors.
+fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Response<Body>> {
+    check_content_type(req)?;
+    let text = body_text(req)?;
+    let limits = &http.settings;
+    if text.len() > limits.max_bytes {
+        return Err(reply::error(
+            413,
+            "PayloadTooLarge",
+            &format!(
+                "the body is {} bytes; this endpoint accepts at most {} bytes (FANOUT_HTTP_MAX_BYTES)",
+                text.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    let batch: Batch<'_> = serde_json::from_str(text).map_err(|e| {
+        reply::error(
+            400,
+            "InvalidJson",
+            &format!("the body must be {{\"messages\": [envelope, …]}}: {e}"),
+        )
+    })?;
+    if batch.messages.is_empty() {
+        return Err(reply::error(
+            400,
+            "NoMessages",
+            "`messages` must list at least one message",
+        ));
+    }
+    if batch.messages.len() > limits.max_messages {
+        return Err(reply::error(
+            413,
+            "TooManyMessages",
+            &format!(
+                "`messages` lists {} messages; this endpoint accepts at most {} per request (FANOUT_HTTP_MAX_MESSAGES)",
+                batch.messages.len(),
+                limits.max_messages
+            ),
+        ));
+    }
+
+    let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(batch.messages.len());
+    let engine_limits = &http.app.engine.config().limits;
+    let inbound = batch
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let message = Message::decode(raw.get(), None).and_then(|msg| {
+                match first_seen.get(&msg.id) {
+                    Some(first) => Err(MessageError::Field {
+                        field: "id",
+                        rule: format!("duplicates the id of message {first} in this request; ids must be unique per request"),
+                    }),
+                    None => {
+                        first_seen.insert(msg.id.clone(), index);
+                        Ok(msg)
+                    }
+                }
+            });
+            let mut item = Inbound::routed(index.to_string(), message);
+            if let Ok(msg) = &item.message {
+                let extra: Option<&RawValue> = serde_json::from_str::<Extra<'_>>(raw.get())
+                    .ok()
+                    .and_then(|e| e.targets);
+                if let Some(targets) = extra {
+                    match http.settings.allowed_targets.explicit_targets(targets, msg, engine_limits) {
+                        Ok(targets) => item.targets = Some(targets),
+                        Err(rule) => {
+                            item.message = Err(MessageError::Field {
+                                field: "targets",
+                                rule,
+                            });
+                        }
+                    }
+                }
+            }
+            item
+        })
+        .collect();
+    Ok(inbound)
+}
+
+/// 200 all delivered; 422 all invalid; 503 + Retry-After when nothing was delivered and every
+/// failure may succeed on retry; 207 otherwise.
+fn respond(request_id: String, report: &Report) -> Response<Body> {
+    let s = &report.summary;
+    let body = Results {
+        request_id,
+        summary: s,
+        results: report
+            .outcomes
+            .iter()
+            .enumerate()
+            .map(|(index, outcome)| Result_ { index, outcome })
+            .collect(),
+    };
+    let all_retryable = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status == Status::Failed)
+        .all(|o| o.retryable);
+    if s.delivered == s.messages {
+        reply::json(200, &body)
+    } else if s.invalid == s.messages {
+        reply::json(422, &body)
+    } else if s.delivered == 0 && s.invalid == 0 && all_retryable {
+        reply::json_retry_after(503, &body, RETRY_AFTER_SECONDS)
+    } else {
+        reply::json(207, &body)
+    }
+}
