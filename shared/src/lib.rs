@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod explicit;
 pub mod ids;
+pub mod jobs;
 pub mod message;
 pub mod outcome;
 pub mod routes;

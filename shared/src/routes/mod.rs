@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::destination::Target;
+use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
 
@@ -21,8 +22,17 @@ pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 
-/// Route names show up in logs, errors and metrics, so they stay short and plain.
-const MAX_ROUTE_NAME: usize = 64;
+/// Route and job names show up in logs, errors and metrics, so they stay short and plain.
+const MAX_NAME: usize = 64;
+pub(crate) const PLAIN_NAME_RULE: &str = "must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
+
+pub(crate) fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
 /// Targets of the table's default carry this route name.
 pub const DEFAULT_ROUTE: &str = "default";
 
@@ -30,6 +40,7 @@ pub const DEFAULT_ROUTE: &str = "default";
 pub struct RoutingTable {
     routes: Vec<Route>,
     default: Fallback,
+    jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +99,8 @@ pub struct RouteError {
 struct RawTable {
     routes: Vec<Value>,
     default: Option<RawDefault>,
+    #[serde(default)]
+    jobs: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -176,7 +189,31 @@ impl RoutingTable {
                 ));
             }
         };
-        Ok(RoutingTable { routes, default })
+        let mut jobs: Vec<Job> = Vec::with_capacity(raw.jobs.len());
+        for (i, value) in raw.jobs.iter().enumerate() {
+            let job = Job::parse(value, i + 1, limits)?;
+            if jobs.iter().any(|j| j.name() == job.name()) {
+                return Err(table_err(
+                    format!("job \"{}\"", job.name()),
+                    "job names must be unique",
+                ));
+            }
+            jobs.push(job);
+        }
+        Ok(RoutingTable {
+            routes,
+            default,
+            jobs,
+        })
+    }
+
+    /// The broadcast job of that name.
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name() == name)
+    }
+
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
     }
 
     /// A table of one route that sends every message to `targets` (explicit targets, jobs).
@@ -194,6 +231,7 @@ impl RoutingTable {
                 targets: parse_targets(name, targets, false, limits)?,
             }],
             default: Fallback::Reject,
+            jobs: Vec::new(),
         })
     }
 
@@ -229,18 +267,10 @@ impl Route {
             None => format!("route {}", index + 1),
         };
         let raw = RawRoute::deserialize(value).map_err(|e| table_err(&label, e))?;
-        let name_ok = !raw.name.is_empty()
-            && raw.name.len() <= MAX_ROUTE_NAME
-            && raw
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if !name_ok || raw.name == DEFAULT_ROUTE {
+        if !is_plain_name(&raw.name) || raw.name == DEFAULT_ROUTE {
             return Err(table_err(
                 format!("{label} field \"name\""),
-                format!(
-                    "must be 1 to {MAX_ROUTE_NAME} characters of A-Z a-z 0-9 _ . - and not \"{DEFAULT_ROUTE}\""
-                ),
+                format!("{PLAIN_NAME_RULE}, and not \"{DEFAULT_ROUTE}\""),
             ));
         }
         let (topics, attributes, payload) = match raw.matcher {

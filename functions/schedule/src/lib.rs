@@ -1,0 +1,201 @@
+//! fanout-schedule: an EventBridge rule's `Scheduled Event` or an EventBridge Scheduler input
+//! names a broadcast job; the job's messages go through the fanout engine; a summary comes out.
+
+use std::borrow::Cow;
+
+use fanout::app::App;
+use fanout::engine::deadline_from_epoch_ms;
+use fanout::jobs::Job;
+use fanout::outcome::{Report, TargetStatus};
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What a run did, returned to the caller and logged.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub job: String,
+    pub run: String,
+    pub messages: usize,
+    /// Message × destination pairs.
+    pub targets: usize,
+    pub delivered: usize,
+    pub failed: usize,
+    pub invalid: usize,
+    pub calls: usize,
+    pub retries: usize,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    pub retryable: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ScheduleError {
+    #[error(
+        "the event is neither an EventBridge `Scheduled Event` nor a Scheduler input like {{\"job\": \"name\"}}"
+    )]
+    UnknownShape,
+    #[error("`job` must be a job name or an inline job object")]
+    BadJobField,
+    #[error("unknown job `{name}`; the routing table defines: {known}")]
+    UnknownJob { name: String, known: String },
+    #[error("inline job: {0}")]
+    InlineJob(String),
+    #[error(
+        "job `{job}` run `{run}`: {failed} of {targets} targets failed for reasons a retry may fix; failing the invocation so EventBridge retries it"
+    )]
+    Retryable {
+        job: String,
+        run: String,
+        failed: usize,
+        targets: usize,
+    },
+}
+
+/// Which job, and the run id that makes its downstream ids unique per run but stable across retries.
+struct Request<'a> {
+    job: Cow<'a, Job>,
+    run: String,
+}
+
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, Error> {
+    let deadline = deadline_from_epoch_ms(event.context.deadline);
+    let request = decode(app, &event.payload, &event.context.request_id)?;
+    let job = request.job.as_ref();
+    tracing::info!(job = job.name(), run = %request.run, messages = job.message_count(), "running job");
+    let report = app
+        .engine
+        .run(job.inbound(&request.run), &app.sinks, deadline)
+        .await;
+    let summary = summarize(job.name(), &request.run, &report);
+    tracing::info!(
+        job = %summary.job,
+        run = %summary.run,
+        targets = summary.targets,
+        delivered = summary.delivered,
+        failed = summary.failed,
+        invalid = summary.invalid,
+        "job done"
+    );
+    if summary.failures.iter().any(|f| f.retryable) {
+        return Err(ScheduleError::Retryable {
+            job: summary.job,
+            run: summary.run,
+            failed: summary.failed,
+            targets: summary.targets,
+        }
+        .into());
+    }
+    Ok(summary)
+}
+
+fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'a>, ScheduleError> {
+    let table = app.engine.routes();
+    let named = |name: &str| {
+        table.job(name).map(Cow::Borrowed).ok_or_else(|| {
+            let known: Vec<&str> = table.jobs().iter().map(Job::name).collect();
+            ScheduleError::UnknownJob {
+                name: name.to_owned(),
+                known: if known.is_empty() {
+                    "(no jobs)".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            }
+        })
+    };
+    let from_field = |field: &Value| match field {
+        Value::String(name) => named(name),
+        Value::Object(_) => Job::parse(field, 1, &app.engine.config().limits)
+            .map(Cow::Owned)
+            .map_err(|e| ScheduleError::InlineJob(e.to_string())),
+        _ => Err(ScheduleError::BadJobField),
+    };
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+
+    if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        // A rule names its job in `detail.job`, or by its own name (the last segment of
+        // `arn:aws:events:<region>:<account>:rule/[<bus>/]<name>`).
+        let job = match event.get("detail").and_then(|d| d.get("job")) {
+            Some(field) => from_field(field)?,
+            None => {
+                let rule = event
+                    .get("resources")
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.first())
+                    .and_then(Value::as_str)
+                    .and_then(|arn| arn.rsplit('/').next())
+                    .ok_or(ScheduleError::UnknownShape)?;
+                named(rule)?
+            }
+        };
+        let run = text(event.get("id")).unwrap_or_else(|| request_id.to_owned());
+        return Ok(Request { job, run });
+    }
+    let field = event.get("job").ok_or(ScheduleError::UnknownShape)?;
+    Ok(Request {
+        job: from_field(field)?,
+        // Scheduler fills `<aws.scheduler.execution-id>` into the input when asked to.
+        run: text(event.get("runId")).unwrap_or_else(|| request_id.to_owned()),
+    })
+}
+
+fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {
+    let mut summary = RunSummary {
+        job: job.to_owned(),
+        run: run.to_owned(),
+        messages: report.outcomes.len(),
+        targets: 0,
+        delivered: 0,
+        failed: 0,
+        invalid: report.summary.invalid,
+        calls: report.calls,
+        retries: report.retries,
+        failures: Vec::new(),
+    };
+    for outcome in &report.outcomes {
+        let message = outcome
+            .id
+            .clone()
+            .unwrap_or_else(|| outcome.source_id.clone());
+        if let Some(error) = &outcome.error {
+            if outcome.targets.is_empty() {
+                summary.failures.push(Failure {
+                    message: message.clone(),
+                    destination: None,
+                    retryable: outcome.retryable,
+                    reason: error.clone(),
+                });
+            }
+        }
+        for target in &outcome.targets {
+            summary.targets += 1;
+            match target.status {
+                TargetStatus::Delivered => summary.delivered += 1,
+                TargetStatus::Failed | TargetStatus::Skipped => {
+                    summary.failed += 1;
+                    summary.failures.push(Failure {
+                        message: message.clone(),
+                        destination: Some(target.destination.to_string()),
+                        retryable: target.retryable,
+                        reason: target.reason.clone().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+    }
+    summary
+}

@@ -1,0 +1,12 @@
+//! Entry point of the fanout-schedule Lambda function: wiring only.
+
+use fanout::app::App;
+use lambda_runtime::{Error, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    fanout::telemetry::init();
+    let app = App::from_env().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event| fanout_schedule::handle(app, event))).await
+}

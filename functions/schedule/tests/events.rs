@@ -1,0 +1,180 @@
+//! The schedule function on every sample event in `events/`, through the local outbox.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+
+use fanout::app::App;
+use fanout::config::Config;
+use fanout_schedule::RunSummary;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+const ROUTES: &str = include_str!("../../../events/routes.json");
+
+struct Harness {
+    app: App,
+    outbox: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox");
+    let config = Config::from_lookup(|k| match k {
+        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
+        "FANOUT_OUTBOX_DIR" => Some(outbox.display().to_string()),
+        _ => None,
+    })
+    .unwrap();
+    Harness {
+        app: App::from_config(config).await.unwrap(),
+        outbox,
+        _dir: dir,
+    }
+}
+
+async fn run(h: &Harness, event: Value) -> Result<RunSummary, String> {
+    let mut context = Context::default();
+    context.request_id = "req-1".to_owned();
+    fanout_schedule::handle(&h.app, LambdaEvent::new(event, context))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn calls(h: &Harness) -> Vec<Value> {
+    std::fs::read_to_string(h.outbox.join(fanout::sink::outbox::FILE_NAME))
+        .map(|t| {
+            t.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn event(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn rule_event_runs_the_job_named_by_the_rule() {
+    let h = harness().await;
+    let s = run(
+        &h,
+        event(include_str!("../../../events/schedule-rule.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (s.job.as_str(), s.run.as_str()),
+        ("firmware-notice", "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
+    );
+    assert_eq!(
+        (s.messages, s.targets, s.delivered, s.failed, s.invalid),
+        (1, 4, 4, 0, 0)
+    );
+    let calls = calls(&h);
+    let kinds: Vec<_> = calls.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["fleet", "fleet", "fleet", "sns"]);
+    let sns = &calls[3]["request"]["PublishBatchRequestEntries"][0];
+    assert_eq!(sns["Subject"], "Firmware 2.4.1 announced");
+}
+
+#[tokio::test]
+async fn rule_detail_names_the_job_too() {
+    let h = harness().await;
+    let mut e = event(include_str!("../../../events/schedule-rule.json"));
+    e["detail"] = json!({"job": "nightly-config"});
+    let s = run(&h, e).await.unwrap();
+    assert_eq!((s.job.as_str(), s.targets), ("nightly-config", 3));
+}
+
+#[tokio::test]
+async fn scheduler_input_names_a_job_and_its_run() {
+    let h = harness().await;
+    let s = run(
+        &h,
+        event(include_str!("../../../events/schedule-scheduler.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.run, "c8f6e7a2-1b3d-4c5e-9f00-2026112203");
+    assert_eq!((s.targets, s.delivered), (3, 3));
+    let destinations: Vec<_> = calls(&h)
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["kind"].as_str().unwrap(),
+                c["destination"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        destinations,
+        [
+            "shadow:sensor-42",
+            "shadow:sensor-7",
+            "mqtt:plant1/broadcast/config"
+        ]
+    );
+    // Without a runId the Lambda request id keeps retries of one invocation on the same ids.
+    let s = run(&h, json!({"job": "nightly-config"})).await.unwrap();
+    assert_eq!(s.run, "req-1");
+}
+
+#[tokio::test]
+async fn inline_jobs_chunk_large_fleets() {
+    let h = harness().await;
+    let s = run(
+        &h,
+        event(include_str!("../../../events/schedule-inline-job.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (s.job.as_str(), s.targets, s.delivered),
+        ("reboot-line3", 150, 150)
+    );
+    let calls = calls(&h);
+    assert_eq!(calls.len(), 150, "one IoT Core publish per device");
+    assert_eq!(
+        calls[149]["destination"],
+        "/a1BwAGV/line3-dev-150/user/command"
+    );
+}
+
+#[tokio::test]
+async fn unknown_jobs_and_shapes_are_clear_errors() {
+    let h = harness().await;
+    let err = run(&h, json!({"job": "nope"})).await.unwrap_err();
+    assert_eq!(
+        err,
+        "unknown job `nope`; the routing table defines: firmware-notice, nightly-config"
+    );
+    let mut e = event(include_str!("../../../events/schedule-rule.json"));
+    e["resources"] = json!(["arn:aws:events:us-east-1:123456789012:rule/other-rule"]);
+    assert!(
+        run(&h, e)
+            .await
+            .unwrap_err()
+            .contains("unknown job `other-rule`")
+    );
+    assert!(
+        run(&h, json!({"hello": 1}))
+            .await
+            .unwrap_err()
+            .contains("neither an EventBridge")
+    );
+    assert!(
+        run(&h, json!({"job": 5}))
+            .await
+            .unwrap_err()
+            .contains("job name or an inline job")
+    );
+    let err = run(&h, json!({"job": {"name": "x", "messages": [{"payload": 1}], "targets": [{"type": "mqtt", "topic": "a/#"}]}})).await.unwrap_err();
+    assert!(
+        err.starts_with("inline job: job \"x\" route \"x\" target 1 (mqtt) field \"topic\""),
+        "{err}"
+    );
+    assert!(calls(&h).is_empty());
+}
