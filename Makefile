@@ -11,10 +11,10 @@ PIP ?= python3 -m pip
 
 .PHONY: demo test tools-demo tools-test fmt
 
-## Runs the SQS function under `cargo lambda watch` on every sample event, with the local outbox.
+## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox.
 demo: tools-demo
 	rm -rf "$(OUTBOX_DIR)"; mkdir -p "$(OUTBOX_DIR)" target
-	cargo build --locked -p fanout-sqs
+	cargo build --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) \
 	  --env-var FANOUT_SINK=local,FANOUT_ROUTES_FILE=$(CURDIR)/events/routes.json,FANOUT_OUTBOX_DIR=$(OUTBOX_DIR),RUST_LOG=warn \
 	  > target/demo-watch.log 2>&1 &
@@ -26,14 +26,20 @@ demo: tools-demo
 	  sleep 0.5
 	done
 	outbox="$(OUTBOX_DIR)/calls.jsonl"
-	for event in events/sqs-*.json; do
+	for event in events/sqs-*.json events/http-*.json events/schedule-*.json; do
+	  case "$$event" in
+	    events/sqs-*) function=fanout-sqs ;;
+	    events/http-*) function=fanout-http ;;
+	    *) function=fanout-schedule ;;
+	  esac
 	  before=$$( [ -f "$$outbox" ] && wc -l < "$$outbox" || echo 0 )
-	  echo "=== $$event"
+	  echo "=== $$function < $$event"
 	  echo "--- response"
-	  cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) fanout-sqs --data-file "$$event"
+	  cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) $$function --data-file "$$event"
 	  echo
-	  echo "--- outbox: calls recorded"
-	  [ -f "$$outbox" ] && tail -n +$$((before + 1)) "$$outbox" || true
+	  after=$$( [ -f "$$outbox" ] && wc -l < "$$outbox" || echo 0 )
+	  echo "--- outbox: $$((after - before)) calls recorded (first 8 shown)"
+	  [ -f "$$outbox" ] && tail -n +$$((before + 1)) "$$outbox" | head -n 8 || true
 	done
 	echo "=== logs of the function: target/demo-watch.log; outbox: $$outbox"
 
@@ -41,6 +47,7 @@ demo: tools-demo
 test: tools-test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cfn-lint template.yaml
 	if cargo nextest --version >/dev/null 2>&1; then runner="cargo nextest run --no-fail-fast"; else runner="cargo test --no-fail-fast"; fi
 	mkdir -p target
 	port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -526,14 +526,60 @@ fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
     }
 }
 
+/// Lambda's longest timeout (900 s): the budget when no usable deadline is given.
+const MAX_LAMBDA_TIMEOUT_MS: u64 = 900_000;
+/// Any real deadline is after this instant (2001-09-09); smaller values are durations.
+const EPOCH_FLOOR_MS: u64 = 1_000_000_000_000;
+
 /// Converts Lambda's deadline (milliseconds since the Unix epoch) to a monotonic instant.
-/// 0 means "not given" (a hand-built context): then Lambda's longest timeout, 900 s, applies.
+/// 0 means "not given" (a hand-built context): then Lambda's longest timeout applies.
+/// `cargo lambda watch` (1.9) sends the function timeout itself (e.g. 600000) instead of an
+/// epoch time; such a value is read as the time remaining, so local runs are not starved.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    if deadline_ms == 0 {
-        return Instant::now() + Duration::from_secs(900);
+    let remaining_ms = match deadline_ms {
+        0 => MAX_LAMBDA_TIMEOUT_MS,
+        relative if relative < EPOCH_FLOOR_MS => relative.min(MAX_LAMBDA_TIMEOUT_MS),
+        epoch => {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            epoch.saturating_sub(now_ms)
+        }
+    };
+    tracing::debug!(deadline_ms, remaining_ms, "invocation deadline");
+    Instant::now() + Duration::from_millis(remaining_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_from_lambda_and_from_local_emulators() {
+        let now = Instant::now();
+        assert_eq!(deadline_from_epoch_ms(0) - now, Duration::from_secs(900));
+        // cargo lambda watch sends the timeout, not an epoch time.
+        assert_eq!(
+            deadline_from_epoch_ms(600_000) - now,
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            deadline_from_epoch_ms(5_000_000) - now,
+            Duration::from_secs(900)
+        );
+        let epoch_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = deadline_from_epoch_ms(epoch_ms + 30_000) - now;
+        assert!(
+            left <= Duration::from_secs(30) && left > Duration::from_secs(29),
+            "{left:?}"
+        );
+        assert_eq!(
+            deadline_from_epoch_ms(epoch_ms - 1_000),
+            now,
+            "a past deadline leaves no time"
+        );
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
