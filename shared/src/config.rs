@@ -116,6 +116,7 @@ impl Config {
                 0..=60_000,
             )?),
             fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
+            metrics_function: metrics_function(&get)?,
         };
         let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
             (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),
@@ -146,6 +147,21 @@ impl Config {
             routes,
             engine,
         })
+    }
+}
+
+/// EMF metrics are on by default in Lambda (where CloudWatch reads them from the log stream)
+/// and off elsewhere; `FANOUT_METRICS` (`emf` or `off`) overrides.
+fn metrics_function(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let function = get("AWS_LAMBDA_FUNCTION_NAME");
+    match get("FANOUT_METRICS").as_deref().map(str::trim) {
+        None => Ok(function),
+        Some("off") => Ok(None),
+        Some("emf") => Ok(Some(function.unwrap_or_else(|| "local".to_owned()))),
+        Some(other) => Err(ConfigError::Invalid {
+            var: "FANOUT_METRICS",
+            rule: format!("must be `emf` or `off`, found `{other}`"),
+        }),
     }
 }
 
@@ -268,10 +284,35 @@ mod tests {
                 &[("FANOUT_ROUTES", "{")],
                 "FANOUT_ROUTES: bad routing table",
             ),
+            (
+                &[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "prometheus")],
+                "FANOUT_METRICS: must be `emf` or `off`",
+            ),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();
             assert!(err.contains(expected), "got `{err}`, wanted `{expected}`");
         }
+    }
+
+    #[test]
+    fn metrics_are_on_in_lambda_unless_turned_off() {
+        let on = config(&[
+            ("FANOUT_ROUTES", TABLE),
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn-1"),
+        ])
+        .unwrap();
+        assert_eq!(on.engine.metrics_function.as_deref(), Some("fn-1"));
+        let off = config(&[
+            ("FANOUT_ROUTES", TABLE),
+            ("AWS_LAMBDA_FUNCTION_NAME", "fn-1"),
+            ("FANOUT_METRICS", "off"),
+        ])
+        .unwrap();
+        assert_eq!(off.engine.metrics_function, None);
+        let local = config(&[("FANOUT_ROUTES", TABLE)]).unwrap();
+        assert_eq!(local.engine.metrics_function, None);
+        let forced = config(&[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "emf")]).unwrap();
+        assert_eq!(forced.engine.metrics_function.as_deref(), Some("local"));
     }
 }

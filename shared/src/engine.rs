@@ -13,6 +13,7 @@ use crate::destination::{Destination, EntryParams, Kind, Target};
 use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
 use crate::ids;
 use crate::message::{Message, MessageError};
+use crate::metrics;
 use crate::outcome::{Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
 use crate::sink::{Entry, Sinks};
@@ -53,6 +54,8 @@ pub struct EngineConfig {
     pub safety_margin: Duration,
     /// Device fleet publishes per second; `None` for no cap.
     pub fleet_rate: Option<f64>,
+    /// Emit CloudWatch EMF metrics under this function name; `None`: no metrics.
+    pub metrics_function: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +66,7 @@ impl Default for EngineConfig {
             concurrency: 16,
             safety_margin: Duration::from_millis(500),
             fleet_rate: None,
+            metrics_function: None,
         }
     }
 }
@@ -360,12 +364,17 @@ impl Engine {
     /// of each group, then the second, …) so a message is only sent after the earlier messages
     /// of its group were delivered. Logs each message that was not delivered, once.
     pub async fn run(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
-        let report = if inbound.iter().all(|m| m.group.is_none()) {
+        let started = Instant::now();
+        let mut report = if inbound.iter().all(|m| m.group.is_none()) {
             self.execute(self.plan(inbound), sinks, deadline).await
         } else {
             self.run_in_waves(inbound, sinks, deadline).await
         };
+        report.send_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         log_outcomes(&report);
+        if let Some(function) = &self.config.metrics_function {
+            metrics::emit(&report, function);
+        }
         report
     }
 

@@ -15,6 +15,7 @@ pub mod explicit;
 pub mod ids;
 pub mod jobs;
 pub mod message;
+pub mod metrics;
 pub mod outcome;
 pub mod routes;
 pub mod sink;

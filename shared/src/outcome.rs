@@ -141,6 +141,8 @@ pub struct Report {
     pub calls: usize,
     pub retries: usize,
     pub throttles: usize,
+    /// Wall time from the start of the run to its report, in milliseconds.
+    pub send_ms: u64,
 }
 
 impl Report {
@@ -170,6 +172,7 @@ impl Report {
             calls,
             retries,
             throttles,
+            send_ms: 0,
         }
     }
 }

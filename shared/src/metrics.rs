@@ -1,0 +1,149 @@
+//! CloudWatch Embedded Metric Format: one JSON line per invocation on stdout, which CloudWatch
+//! Logs turns into metrics without any API call (and so without adding latency or failures).
+//!
+//! Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+
+use serde_json::{Value, json};
+
+use crate::outcome::Report;
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "IotFanout";
+
+/// Per invocation, dimension `Function`.
+const INVOCATION_METRICS: [(&str, &str); 8] = [
+    ("MessagesIn", "Count"),
+    ("Delivered", "Count"),
+    ("Failed", "Count"),
+    ("Invalid", "Count"),
+    ("Calls", "Count"),
+    ("Retries", "Count"),
+    ("Throttles", "Count"),
+    ("SendLatency", "Milliseconds"),
+];
+
+/// Per destination kind, dimensions `Function` and `Kind`.
+const KIND_METRICS: [(&str, &str); 3] = [
+    ("TargetsDelivered", "Count"),
+    ("TargetsFailed", "Count"),
+    ("TargetsSkipped", "Count"),
+];
+
+/// The EMF documents for one run: one for the invocation, one per destination kind it touched.
+pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Value> {
+    let s = &report.summary;
+    let directive = |dimensions: Value, metrics: &[(&str, &str)]| {
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": metrics.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        })
+    };
+    let mut docs = vec![json!({
+        "_aws": directive(json!(["Function"]), &INVOCATION_METRICS),
+        "Function": function,
+        "MessagesIn": s.messages,
+        "Delivered": s.delivered,
+        "Failed": s.failed,
+        "Invalid": s.invalid,
+        "Calls": report.calls,
+        "Retries": report.retries,
+        "Throttles": report.throttles,
+        "SendLatency": report.send_ms,
+    })];
+    for (kind, counts) in &s.by_kind {
+        docs.push(json!({
+            "_aws": directive(json!(["Function", "Kind"]), &KIND_METRICS),
+            "Function": function,
+            "Kind": kind.as_str(),
+            "TargetsDelivered": counts.delivered,
+            "TargetsFailed": counts.failed,
+            "TargetsSkipped": counts.skipped,
+        }));
+    }
+    docs
+}
+
+/// Prints the run's EMF lines when metrics are on (`function` is the Lambda function's name).
+pub fn emit(report: &Report, function: &str) {
+    let timestamp_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    for doc in documents(report, function, timestamp_ms) {
+        // EMF is read from the function's log stream: each document must be a line of its own.
+        println!("{doc}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::destination::Destination;
+    use crate::outcome::{Outcome, TargetOutcome, TargetStatus};
+
+    #[test]
+    fn one_document_per_invocation_and_per_kind() {
+        let delivered = TargetOutcome {
+            route: Arc::from("r"),
+            destination: Destination::Mqtt { topic: "t".into() },
+            status: TargetStatus::Delivered,
+            retryable: false,
+            attempts: 1,
+            code: None,
+            reason: None,
+        };
+        let mut report = Report::new(
+            vec![
+                Outcome::from_targets("a".into(), None, vec![delivered]),
+                Outcome::invalid("b".into(), None, "bad".into()),
+            ],
+            1,
+            2,
+            1,
+        );
+        report.send_ms = 12;
+        let docs = documents(&report, "fanout-sqs", 1_700_000_000_000);
+        assert_eq!(docs.len(), 2);
+        let inv = &docs[0];
+        assert_eq!(inv["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            inv["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function"]])
+        );
+        assert_eq!(inv["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        let values: Vec<_> = [
+            "MessagesIn",
+            "Delivered",
+            "Invalid",
+            "Calls",
+            "Retries",
+            "Throttles",
+            "SendLatency",
+        ]
+        .iter()
+        .map(|k| inv[*k].as_u64().unwrap())
+        .collect();
+        assert_eq!(values, [2, 1, 1, 1, 2, 1, 12]);
+        // Every metric declared has a value in the document, as EMF requires.
+        for doc in &docs {
+            for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+            {
+                assert!(doc[m["Name"].as_str().unwrap()].is_number(), "{doc}");
+            }
+        }
+        assert_eq!(
+            (
+                docs[1]["Kind"].as_str(),
+                docs[1]["TargetsDelivered"].as_u64()
+            ),
+            (Some("mqtt"), Some(1))
+        );
+    }
+}
