@@ -79,12 +79,9 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
             },
         )
     };
-    if let Err(response) = check_content_type(req) {
-        return response;
-    }
-    let text = match body_text(req) {
+    let text = match check_content_type(req).and_then(|()| body_text(req)) {
         Ok(text) => text,
-        Err(response) => return response,
+        Err(refusal) => return invalid(refusal.status, refusal.message),
     };
     if text.len() > http.settings.max_bytes {
         return invalid(
@@ -100,7 +97,11 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
         Ok(r) => r,
         Err(e) => return invalid(400, format!("the body must be a BatchPub JSON object: {e}")),
     };
-    let (devices, targets, content) = match check(request) {
+    let Checked {
+        devices,
+        targets,
+        content,
+    } = match check(request) {
         Ok(checked) => checked,
         Err(message) => return invalid(400, message),
     };
@@ -163,8 +164,15 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
     }
 }
 
+/// A request BatchPub would accept: the devices in order, one publish target each, the content.
+struct Checked {
+    devices: Vec<String>,
+    targets: Vec<Target>,
+    content: Vec<u8>,
+}
+
 /// Checks the request as BatchPub would and builds one publish target per device.
-fn check(request: BatchPub) -> Result<(Vec<String>, Vec<Target>, Vec<u8>), String> {
+fn check(request: BatchPub) -> Result<Checked, String> {
     name("ProductKey", &request.product_key, 64)?;
     if request.topic_short_name.is_empty()
         || request.topic_short_name.len() > 64
@@ -222,7 +230,11 @@ fn check(request: BatchPub) -> Result<(Vec<String>, Vec<Target>, Vec<u8>), Strin
             ordered: false,
         })
         .collect();
-    Ok((request.device_name, targets, content))
+    Ok(Checked {
+        devices: request.device_name,
+        targets,
+        content,
+    })
 }
 
 /// Product keys and device names become topic levels: no `/`, `+`, `#` or `$`.
@@ -256,7 +268,11 @@ mod tests {
 
     #[test]
     fn builds_one_topic_per_device() {
-        let (devices, targets, content) = check(req(&["d1", "d2"], "aGVsbG8=")).unwrap();
+        let Checked {
+            devices,
+            targets,
+            content,
+        } = check(req(&["d1", "d2"], "aGVsbG8=")).ok().unwrap();
         assert_eq!(devices, ["d1", "d2"]);
         assert_eq!(content, b"hello");
         assert_eq!(
@@ -271,32 +287,36 @@ mod tests {
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(
             check(req(&refs, "aGVsbG8="))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("1 to 100")
         );
         assert!(check(req(&refs[..100], "aGVsbG8=")).is_ok());
         assert!(check(req(&[], "aGVsbG8=")).is_err());
         assert!(
             check(req(&["a/b"], "aGVsbG8="))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .starts_with("DeviceName[0]")
         );
         assert!(check(req(&["${id}"], "aGVsbG8=")).is_err());
         assert!(
             check(req(&["a", "a"], "aGVsbG8="))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("twice")
         );
         assert!(
             check(req(&["a"], "not base64!"))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .starts_with("MessageContent")
         );
         let mut r = req(&["a"], "aGVsbG8=");
         r.qos = 2;
-        assert!(check(r).unwrap_err().starts_with("Qos"));
+        assert!(check(r).err().unwrap().starts_with("Qos"));
         let mut r = req(&["a"], "aGVsbG8=");
         r.topic_short_name = "a/+".into();
-        assert!(check(r).unwrap_err().starts_with("TopicShortName"));
+        assert!(check(r).err().unwrap().starts_with("TopicShortName"));
     }
 }

@@ -9,6 +9,7 @@ mod settings;
 use fanout::app::App;
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
+use reply::Refusal;
 
 pub use settings::{HttpSettings, SettingsError};
 
@@ -71,21 +72,21 @@ fn endpoint(path: &str, stage: Option<&str>) -> Option<Endpoint> {
 }
 
 /// The request body as text: empty, not UTF-8 and wrong content types are refused by the caller.
-fn body_text(req: &Request) -> Result<&str, Response<Body>> {
+fn body_text(req: &Request) -> Result<&str, Refusal> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.is_empty() {
-        return Err(reply::error(
+        return Err(Refusal::new(
             400,
             "EmptyBody",
             "the request body is empty; send a JSON object",
         ));
     }
     std::str::from_utf8(bytes)
-        .map_err(|_| reply::error(400, "InvalidEncoding", "the request body is not UTF-8 text"))
+        .map_err(|_| Refusal::new(400, "InvalidEncoding", "the request body is not UTF-8 text"))
 }
 
 /// JSON bodies only: `application/json`, optionally with parameters, or any `+json` type.
-fn check_content_type(req: &Request) -> Result<(), Response<Body>> {
+fn check_content_type(req: &Request) -> Result<(), Refusal> {
     let ct = req
         .headers()
         .get(lambda_http::http::header::CONTENT_TYPE)
@@ -100,10 +101,10 @@ fn check_content_type(req: &Request) -> Result<(), Response<Body>> {
     if essence == "application/json" || essence.ends_with("+json") {
         Ok(())
     } else {
-        Err(reply::error(
+        Err(Refusal::new(
             400,
             "UnsupportedContentType",
-            &format!(
+            format!(
                 "Content-Type must be application/json, found `{}`",
                 if ct.is_empty() { "(none)" } else { ct }
             ),

@@ -10,7 +10,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{HttpApp, body_text, check_content_type, deadline, reply, request_id};
+use crate::reply::{self, Refusal};
+use crate::{HttpApp, body_text, check_content_type, deadline, request_id};
 
 /// Seconds a caller should wait before retrying a batch that failed only for retryable reasons.
 const RETRY_AFTER_SECONDS: u32 = 2;
@@ -49,7 +50,7 @@ struct Result_<'a> {
 
 pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
     match parse(http, req) {
-        Err(response) => response,
+        Err(refusal) => refusal.into_response(),
         Ok(inbound) if dry_run(req) => {
             let plan = http.app.engine.plan(inbound);
             #[derive(Serialize)]
@@ -88,15 +89,15 @@ fn dry_run(req: &Request) -> bool {
 
 /// Size limits first (before parsing), then the batch shape; per-message problems become
 /// invalid outcomes, not request errors.
-fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Response<Body>> {
+fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
     check_content_type(req)?;
     let text = body_text(req)?;
     let limits = &http.settings;
     if text.len() > limits.max_bytes {
-        return Err(reply::error(
+        return Err(Refusal::new(
             413,
             "PayloadTooLarge",
-            &format!(
+            format!(
                 "the body is {} bytes; this endpoint accepts at most {} bytes (FANOUT_HTTP_MAX_BYTES)",
                 text.len(),
                 limits.max_bytes
@@ -104,24 +105,24 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Response<Body>> 
         ));
     }
     let batch: Batch<'_> = serde_json::from_str(text).map_err(|e| {
-        reply::error(
+        Refusal::new(
             400,
             "InvalidJson",
-            &format!("the body must be {{\"messages\": [envelope, …]}}: {e}"),
+            format!("the body must be {{\"messages\": [envelope, …]}}: {e}"),
         )
     })?;
     if batch.messages.is_empty() {
-        return Err(reply::error(
+        return Err(Refusal::new(
             400,
             "NoMessages",
             "`messages` must list at least one message",
         ));
     }
     if batch.messages.len() > limits.max_messages {
-        return Err(reply::error(
+        return Err(Refusal::new(
             413,
             "TooManyMessages",
-            &format!(
+            format!(
                 "`messages` lists {} messages; this endpoint accepts at most {} per request (FANOUT_HTTP_MAX_MESSAGES)",
                 batch.messages.len(),
                 limits.max_messages

@@ -13,6 +13,29 @@ pub(crate) fn json_retry_after(status: u16, body: &impl Serialize, seconds: u32)
     build(status, body, Some(seconds))
 }
 
+/// A request refused before it reached the engine: the status, a stable code and what to fix.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The `{"error": {"code", "message"}}` answer of `POST /messages` and unknown routes.
+    pub(crate) fn into_response(self) -> Response<Body> {
+        error(self.status, self.code, &self.message)
+    }
+}
+
 pub(crate) fn error(status: u16, code: &str, message: &str) -> Response<Body> {
     #[derive(Serialize)]
     struct Error<'a> {

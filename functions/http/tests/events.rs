@@ -1,6 +1,11 @@
 //! The HTTP function end to end on the sample events in `events/` and on edge cases, through the
 //! local outbox (or a failing sink for the retryable path).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -331,7 +336,8 @@ async fn bad_requests_get_clear_json_errors() {
         a.body
     );
 
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, u16, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, u16, &str)> = vec![
         (Box::new(|v| v["rawPath"] = "/nope".into()), 404, "NotFound"),
         (
             Box::new(|v| v["requestContext"]["http"]["method"] = "GET".into()),

@@ -40,7 +40,7 @@ impl Outbox {
     }
 
     fn record(&self, call: &Call) -> Result<(), CallError> {
-        let mut line = serde_json::to_vec(&Record::of(call)).map_err(|e| {
+        let mut line = encode_line(call).map_err(|e| {
             CallError::new(
                 ErrorClass::Permanent,
                 "OutboxEncode",
@@ -78,6 +78,11 @@ impl Sink for Outbox {
             Ok(CallReport::default())
         })
     }
+}
+
+/// One outbox line without its newline: kind, destination and the API request body.
+pub fn encode_line(call: &Call) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&Record::of(call))
 }
 
 /// One outbox line.

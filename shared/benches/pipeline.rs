@@ -1,0 +1,114 @@
+//! Routing pipeline without I/O: decode → route → validate → pack → serialize the request bodies,
+//! for 1 KiB JSON messages with 4 targets each (IoT Analytics, IoT Events, SNS FIFO, MQTT), with
+//! 1, 10 and 100 routes in the table; and the floor: `serde_json` parse + serialize of the same bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use fanout::engine::{Engine, EngineConfig, Inbound};
+use fanout::message::Message;
+use fanout::routes::RoutingTable;
+use fanout::sink::outbox::encode_line;
+use fanout::validate::ContractLimits;
+use serde_json::{Value, json};
+
+const BATCH: usize = 100;
+
+/// `routes - 1` routes that do not match (other sites), then the one that does.
+fn table(routes: usize) -> String {
+    let mut list: Vec<Value> = (1..routes)
+        .map(|i| {
+            json!({"name": format!("site{i}"), "match": {"topic": format!("site{i}/+/telemetry")},
+                   "targets": [{"type": "mqtt", "topic": format!("site{i}/${{topic(2)}}")}]})
+        })
+        .collect();
+    list.push(json!({
+        "name": "plant",
+        "match": {"topic": "plant/+/telemetry", "attributes": {"deviceId": [{"prefix": "sensor-"}]}},
+        "targets": [
+            {"type": "analytics", "channel": "telemetry_${topic(2)}"},
+            {"type": "events", "input": "telemetry_input"},
+            {"type": "sns", "topicArn": "arn:aws:sns:us-east-1:123456789012:bench.fifo", "groupId": "${attributes.deviceId}"},
+            {"type": "mqtt", "topic": "out/${topic(2)}/${attributes.deviceId}", "qos": 1}
+        ]
+    }));
+    json!({"routes": list}).to_string()
+}
+
+/// 100 envelopes of exactly 1,024 bytes (numeric readings plus padding; field names IoT
+/// Analytics accepts).
+fn bodies() -> Vec<String> {
+    (0..BATCH)
+        .map(|i| {
+            let make = |pad: usize| {
+                let mut payload = serde_json::Map::new();
+                for n in 0..12 {
+                    payload.insert(format!("reading_{n}"), json!(20.5 + f64::from(n)));
+                }
+                payload.insert("note".into(), json!("x".repeat(pad)));
+                json!({"id": format!("m-{i}"), "topic": format!("plant/line{}/telemetry", i % 4),
+                       "attributes": {"deviceId": format!("sensor-{}", i % 50)}, "payload": payload})
+                .to_string()
+            };
+            make(1024 - make(0).len())
+        })
+        .collect()
+}
+
+fn pipeline(engine: &Engine, bodies: &[String]) -> usize {
+    let inbound = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Inbound::routed(i.to_string(), Message::decode(b, None)))
+        .collect();
+    let plan = engine.plan(inbound);
+    let mut bytes = 0;
+    for lane in plan.lanes() {
+        for call in &lane.calls {
+            bytes += encode_line(call).unwrap().len();
+        }
+    }
+    bytes
+}
+
+fn bench(c: &mut Criterion) {
+    let bodies = bodies();
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("serde_json floor", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for body in &bodies {
+                let v: Value = serde_json::from_str(black_box(body)).unwrap();
+                n += serde_json::to_vec(&v).unwrap().len();
+            }
+            n
+        })
+    });
+    for routes in [1, 10, 100] {
+        let table = RoutingTable::from_json(&table(routes), &ContractLimits::default()).unwrap();
+        let engine = Engine::new(table, EngineConfig::default());
+        // Every message must reach its four targets, or the figure measures the wrong thing.
+        let plan = engine.plan(
+            bodies
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Inbound::routed(i.to_string(), Message::decode(b, None)))
+                .collect(),
+        );
+        let view = plan.view();
+        assert!(
+            view.messages.iter().all(|m| m.targets.len() == 4),
+            "{:?}",
+            view.messages.first()
+        );
+        group.bench_with_input(BenchmarkId::new("routes", routes), &engine, |b, engine| {
+            b.iter(|| pipeline(engine, black_box(&bodies)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
