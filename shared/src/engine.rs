@@ -12,7 +12,7 @@ use crate::batch::{self, Lane};
 use crate::destination::{Destination, EntryParams, Kind, Target};
 use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
 use crate::ids;
-use crate::message::{Message, MessageError};
+use crate::message::{Message, MessageError, Payload};
 use crate::metrics;
 use crate::outcome::{Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
@@ -517,8 +517,10 @@ fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
         }
         Kind::Mqtt | Kind::Fleet | Kind::Shadow => msg.id.clone(),
     };
-    let payload: Arc<[u8]> = match kind {
-        Kind::Sns => Arc::from(validate::sns_body(&msg.payload)),
+    // SNS messages are text: JSON payloads go as they are (sharing the message's buffer), binary
+    // ones as base64.
+    let payload: Arc<[u8]> = match (&msg.payload, kind) {
+        (Payload::Binary(_), Kind::Sns) => Arc::from(validate::sns_body(&msg.payload)),
         _ => msg.payload.shared_bytes(),
     };
     let size = match &target.params {
