@@ -539,40 +539,30 @@ async fn sns_fifo_topic_gets_group_and_deduplication_ids() {
 #[tokio::test]
 async fn sns_entry_refused_by_the_service_is_reported_for_its_index() {
     let moto = moto();
-    let f = sns_fixture(&moto.url, true).await;
+    let f = sns_fixture(&moto.url, false).await;
     let sinks = aws_sinks(&sdk_config(&moto.url).await);
-    // Entry 1 lacks the MessageGroupId a FIFO topic requires: SNS refuses it (sender fault).
-    let good = EntryParams::Sns(SnsParams {
-        group_id: Some("g".into()),
-        ..SnsParams::default()
-    });
+    // Entry 1 is over SNS's 262,144-byte message limit: SNS answers 200 with it in `Failed`
+    // (SenderFault=true) and delivers the others.
+    let huge = vec![b'x'; 262_145];
+    let params = EntryParams::Sns(SnsParams::default());
     let c = call(
         Destination::Sns {
             topic_arn: f.topic_arn.clone(),
         },
         vec![
-            entry(0, "m0", br#"{"n":0}"#, good.clone()),
-            entry(
-                1,
-                "m1",
-                br#"{"n":1}"#,
-                EntryParams::Sns(SnsParams::default()),
-            ),
-            entry(2, "m2", br#"{"n":2}"#, good),
+            entry(0, "m0", br#"{"n":0}"#, params.clone()),
+            entry(1, "m1", &huge, params.clone()),
+            entry(2, "m2", br#"{"n":2}"#, params),
         ],
     );
-    match sinks.sns.send(&c).await {
-        Ok(report) => {
-            let failed: Vec<(usize, bool)> = report
-                .failed
-                .iter()
-                .map(|f| (f.index, f.retryable))
-                .collect();
-            assert_eq!(failed, vec![(1, false)], "{report:?}");
-        }
-        // moto may refuse the whole batch instead of the entry; then it must be final.
-        Err(e) => assert_eq!(e.class, ErrorClass::Permanent, "{e:?}"),
-    }
+    let report = sinks.sns.send(&c).await.unwrap();
+    let failed: Vec<(usize, &str, bool)> = report
+        .failed
+        .iter()
+        .map(|f| (f.index, f.code.as_str(), f.retryable))
+        .collect();
+    assert_eq!(failed, vec![(1, "InvalidParameter", false)], "{report:?}");
+    assert_eq!(receive(&f, 2).await.len(), 2);
 }
 
 #[tokio::test]
