@@ -35,11 +35,10 @@ impl App {
     pub async fn from_config(config: Config) -> Result<App, InitError> {
         let sinks = match config.sink {
             SinkChoice::Local => {
-                let outbox =
-                    Outbox::open(&config.outbox_dir).map_err(|source| InitError::Outbox {
-                        dir: config.outbox_dir.display().to_string(),
-                        source,
-                    })?;
+                let outbox = Outbox::open(&config.outbox_dir).map_err(|source| InitError::Outbox {
+                    dir: config.outbox_dir.display().to_string(),
+                    source,
+                })?;
                 tracing::info!(path = %outbox.path().display(), "sending to the local outbox");
                 Sinks::all(Arc::new(outbox))
             }

@@ -132,6 +132,7 @@ pub fn lower_bound(limits: &CallLimits, sizes: &[usize]) -> usize {
     by_count.max(by_bytes)
 }
 
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -183,15 +184,7 @@ mod tests {
     fn byte_limit_splits_calls() {
         let d = Destination::Events { input: "i".into() };
         // 1 KiB per IoT Events batch: 600 + 500 cannot share a call.
-        let lanes = pack(
-            &d,
-            vec![
-                entry(0, 600, None),
-                entry(1, 500, None),
-                entry(2, 400, None),
-            ],
-            false,
-        );
+        let lanes = pack(&d, vec![entry(0, 600, None), entry(1, 500, None), entry(2, 400, None)], false);
         let calls = all_calls(&lanes);
         assert_eq!(calls.len(), 2);
         for c in calls {
@@ -217,20 +210,13 @@ mod tests {
         let d = Destination::Mqtt { topic: "t".into() };
         let lanes = pack(&d, (0..3).map(|i| entry(i, 1, None)).collect(), false);
         assert_eq!(lanes.len(), 3);
-        assert!(
-            lanes
-                .iter()
-                .all(|l| l.calls.len() == 1 && l.calls[0].entries.len() == 1)
-        );
+        assert!(lanes.iter().all(|l| l.calls.len() == 1 && l.calls[0].entries.len() == 1));
     }
 
     fn arb_entries() -> impl Strategy<Value = Vec<(usize, u8)>> {
         // Sizes up to the SNS per-message maximum, skewed small like real telemetry.
         prop::collection::vec(
-            (
-                prop_oneof![4 => 1usize..2_000, 1 => 1usize..=262_144],
-                0u8..4,
-            ),
+            (prop_oneof![4 => 1usize..2_000, 1 => 1usize..=262_144], 0u8..4),
             0..300,
         )
     }
@@ -317,9 +303,7 @@ mod tests {
             let mut bytes = 0;
             for start in (0..end).rev() {
                 bytes += sizes[start];
-                if end - start > limits.max_entries
-                    || bytes > limits.max_bytes.unwrap_or(usize::MAX)
-                {
+                if end - start > limits.max_entries || bytes > limits.max_bytes.unwrap_or(usize::MAX) {
                     break;
                 }
                 if best[start] != usize::MAX {

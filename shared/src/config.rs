@@ -67,18 +67,15 @@ impl Config {
                 });
             }
         };
-        let outbox_dir =
-            get("FANOUT_OUTBOX_DIR").map_or_else(|| PathBuf::from("outbox"), PathBuf::from);
+        let outbox_dir = get("FANOUT_OUTBOX_DIR").map_or_else(|| PathBuf::from("outbox"), PathBuf::from);
 
         let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
             (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),
             (None, None) => return Err(ConfigError::NoRoutes),
-            (Some(json), None) => {
-                RoutingTable::from_json(&json).map_err(|source| ConfigError::Table {
-                    var: "FANOUT_ROUTES",
-                    source,
-                })?
-            }
+            (Some(json), None) => RoutingTable::from_json(&json).map_err(|source| ConfigError::Table {
+                var: "FANOUT_ROUTES",
+                source,
+            })?,
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|source| ConfigError::RoutesFile { path, source })?;
@@ -91,12 +88,7 @@ impl Config {
 
         let defaults = EngineConfig::default();
         let retry = RetryPolicy {
-            max_attempts: parse(
-                &get,
-                "FANOUT_MAX_ATTEMPTS",
-                defaults.retry.max_attempts,
-                1..=20,
-            )?,
+            max_attempts: parse(&get, "FANOUT_MAX_ATTEMPTS", defaults.retry.max_attempts, 1..=20)?,
             base_delay: Duration::from_millis(parse(
                 &get,
                 "FANOUT_BACKOFF_BASE_MS",
@@ -172,11 +164,7 @@ where
     if !range.contains(&value) {
         return Err(ConfigError::Invalid {
             var,
-            rule: format!(
-                "must be from {} to {}, found {value}",
-                range.start(),
-                range.end()
-            ),
+            rule: format!("must be from {} to {}, found {value}", range.start(), range.end()),
         });
     }
     Ok(value)
@@ -240,30 +228,12 @@ mod tests {
     fn errors_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], "set FANOUT_ROUTES"),
-            (
-                &[("FANOUT_ROUTES", TABLE), ("FANOUT_ROUTES_FILE", "x")],
-                "only one of",
-            ),
-            (
-                &[("FANOUT_ROUTES", TABLE), ("FANOUT_SINK", "s3")],
-                "FANOUT_SINK: must be `local` or `aws`, found `s3`",
-            ),
-            (
-                &[("FANOUT_ROUTES", TABLE), ("FANOUT_MAX_ATTEMPTS", "0")],
-                "FANOUT_MAX_ATTEMPTS: must be from 1 to 20, found 0",
-            ),
-            (
-                &[("FANOUT_ROUTES", TABLE), ("FANOUT_CONCURRENCY", "many")],
-                "FANOUT_CONCURRENCY: must be a value from 1 to 1024, found `many`",
-            ),
-            (
-                &[("FANOUT_ROUTES_FILE", "/nonexistent/routes.json")],
-                "FANOUT_ROUTES_FILE: cannot read /nonexistent/routes.json",
-            ),
-            (
-                &[("FANOUT_ROUTES", "{")],
-                "FANOUT_ROUTES: bad routing table",
-            ),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_ROUTES_FILE", "x")], "only one of"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_SINK", "s3")], "FANOUT_SINK: must be `local` or `aws`, found `s3`"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_MAX_ATTEMPTS", "0")], "FANOUT_MAX_ATTEMPTS: must be from 1 to 20, found 0"),
+            (&[("FANOUT_ROUTES", TABLE), ("FANOUT_CONCURRENCY", "many")], "FANOUT_CONCURRENCY: must be a value from 1 to 1024, found `many`"),
+            (&[("FANOUT_ROUTES_FILE", "/nonexistent/routes.json")], "FANOUT_ROUTES_FILE: cannot read /nonexistent/routes.json"),
+            (&[("FANOUT_ROUTES", "{")], "FANOUT_ROUTES: bad routing table"),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();

@@ -190,10 +190,7 @@ async fn send_with_retries(
     out: &mut LaneResult,
 ) {
     let sink = sinks.for_kind(call.destination.kind());
-    let limit = opts
-        .deadline
-        .checked_sub(opts.safety_margin)
-        .unwrap_or(opts.deadline);
+    let limit = opts.deadline.checked_sub(opts.safety_margin).unwrap_or(opts.deadline);
     let start = out.entries.len();
     out.entries.extend(call.entries.iter().map(|e| EntryResult {
         message: e.message,
@@ -417,12 +414,7 @@ mod tests {
         }
     }
 
-    fn lanes(
-        dest: &Destination,
-        n: usize,
-        ordered: bool,
-        group: impl Fn(usize) -> Option<&'static str>,
-    ) -> Vec<Lane> {
+    fn lanes(dest: &Destination, n: usize, ordered: bool, group: impl Fn(usize) -> Option<&'static str>) -> Vec<Lane> {
         batch::pack(dest, (0..n).map(|i| entry(i, group(i))).collect(), ordered)
     }
 
@@ -463,23 +455,12 @@ mod tests {
                     .collect(),
             })
         });
-        let out = dispatch(
-            lanes(&standard(), 3, false, |_| None),
-            &Sinks::all(sink.clone()),
-            &opts(Duration::from_secs(5)),
-        )
-        .await;
+        let out = dispatch(lanes(&standard(), 3, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
         let r = results(&out);
-        assert!(
-            r.iter().all(|r| r.status == TargetStatus::Delivered),
-            "{r:?}"
-        );
+        assert!(r.iter().all(|r| r.status == TargetStatus::Delivered), "{r:?}");
         assert_eq!(r[1].attempts, 2);
         assert_eq!(r[0].attempts, 1);
-        assert_eq!(
-            *sink.log.lock().unwrap(),
-            vec![vec!["e0", "e1", "e2"], vec!["e1"]]
-        );
+        assert_eq!(*sink.log.lock().unwrap(), vec![vec!["e0", "e1", "e2"], vec!["e1"]]);
         assert_eq!(out.iter().map(|l| l.retries).sum::<usize>(), 1);
     }
 
@@ -498,12 +479,7 @@ mod tests {
                 .collect(),
             })
         });
-        let out = dispatch(
-            lanes(&standard(), 2, false, |_| None),
-            &Sinks::all(sink.clone()),
-            &opts(Duration::from_secs(5)),
-        )
-        .await;
+        let out = dispatch(lanes(&standard(), 2, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
         let r = results(&out);
         assert_eq!(r[0].status, TargetStatus::Failed);
         assert!(!r[0].retryable);
@@ -514,29 +490,11 @@ mod tests {
 
     #[tokio::test]
     async fn throttled_calls_are_retried_whole_and_bounded() {
-        let sink = fake(|_, _| {
-            Err(CallError::new(
-                ErrorClass::Throttled,
-                "ThrottlingException",
-                "slow down",
-            ))
-        });
-        let out = dispatch(
-            lanes(&standard(), 2, false, |_| None),
-            &Sinks::all(sink.clone()),
-            &opts(Duration::from_secs(5)),
-        )
-        .await;
+        let sink = fake(|_, _| Err(CallError::new(ErrorClass::Throttled, "ThrottlingException", "slow down")));
+        let out = dispatch(lanes(&standard(), 2, false, |_| None), &Sinks::all(sink.clone()), &opts(Duration::from_secs(5))).await;
         let r = results(&out);
-        assert!(
-            r.iter()
-                .all(|r| r.status == TargetStatus::Failed && r.retryable && r.attempts == 3)
-        );
-        assert_eq!(
-            sink.log.lock().unwrap().len(),
-            3,
-            "max_attempts bounds the calls"
-        );
+        assert!(r.iter().all(|r| r.status == TargetStatus::Failed && r.retryable && r.attempts == 3));
+        assert_eq!(sink.log.lock().unwrap().len(), 3, "max_attempts bounds the calls");
         assert_eq!(out[0].throttles, 3);
     }
 
@@ -544,13 +502,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn nothing_is_sent_past_the_deadline() {
         let sink = Arc::new(FakeSink {
-            script: Box::new(|_, _| {
-                Err(CallError::new(
-                    ErrorClass::Transient,
-                    "InternalError",
-                    "boom",
-                ))
-            }),
+            script: Box::new(|_, _| Err(CallError::new(ErrorClass::Transient, "InternalError", "boom"))),
             log: StdMutex::new(Vec::new()),
             delay: Duration::from_millis(30),
         });
@@ -559,12 +511,7 @@ mod tests {
         o.retry.max_delay = Duration::from_millis(200);
         o.retry.max_attempts = 10;
         let started = Instant::now();
-        let out = dispatch(
-            lanes(&standard(), 1, false, |_| None),
-            &Sinks::all(sink.clone()),
-            &o,
-        )
-        .await;
+        let out = dispatch(lanes(&standard(), 1, false, |_| None), &Sinks::all(sink.clone()), &o).await;
         assert!(Instant::now() <= o.deadline, "returned after the deadline");
         let r = results(&out);
         assert_eq!(r[0].status, TargetStatus::Failed);
@@ -582,12 +529,7 @@ mod tests {
             delay: Duration::from_secs(10),
         });
         let o = opts(Duration::from_millis(50));
-        let out = dispatch(
-            lanes(&standard(), 1, false, |_| None),
-            &Sinks::all(sink),
-            &o,
-        )
-        .await;
+        let out = dispatch(lanes(&standard(), 1, false, |_| None), &Sinks::all(sink), &o).await;
         let r = results(&out);
         assert_eq!(r[0].status, TargetStatus::Failed);
         assert_eq!(r[0].code.as_deref(), Some("Timeout"));
@@ -615,9 +557,7 @@ mod tests {
             })
         });
         let out = dispatch(
-            lanes(&fifo(), 25, true, |i| {
-                Some(if i % 2 == 0 { "a" } else { "b" })
-            }),
+            lanes(&fifo(), 25, true, |i| Some(if i % 2 == 0 { "a" } else { "b" })),
             &Sinks::all(sink.clone()),
             &opts(Duration::from_secs(5)),
         )
@@ -644,16 +584,10 @@ mod tests {
         let sink = fake(|_, _| Ok(CallReport::default()));
         let mut o = opts(Duration::from_secs(5));
         o.fleet_rate = RateLimiter::per_second(100.0).map(Arc::new);
-        let dest = Destination::Fleet {
-            topic: "/p/d/user/x".into(),
-        };
+        let dest = Destination::Fleet { topic: "/p/d/user/x".into() };
         let started = Instant::now();
         let out = dispatch(lanes(&dest, 5, false, |_| None), &Sinks::all(sink), &o).await;
-        assert!(
-            results(&out)
-                .iter()
-                .all(|r| r.status == TargetStatus::Delivered)
-        );
+        assert!(results(&out).iter().all(|r| r.status == TargetStatus::Delivered));
         // 5 publishes at 100/s: the 5th may start no earlier than 40 ms after the 1st.
         assert!(started.elapsed() >= Duration::from_millis(40));
     }

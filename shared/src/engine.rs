@@ -199,7 +199,8 @@ impl Engine {
             let (id, state) = match item.message {
                 Err(e) => (None, Planned::Invalid(e.to_string())),
                 Ok(msg) => {
-                    let state = self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
+                    let state =
+                        self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
                     (Some(msg.id), state)
                 }
             };
@@ -291,13 +292,10 @@ impl Engine {
             retries += lane.retries;
             throttles += lane.throttles;
             for r in lane.entries {
-                let (
-                    Some(slots),
-                    Some(PlannedMessage {
-                        state: Planned::Routed(targets),
-                        ..
-                    }),
-                ) = (per_message.get_mut(r.message), plan.messages.get(r.message))
+                let (Some(slots), Some(PlannedMessage {
+                    state: Planned::Routed(targets),
+                    ..
+                })) = (per_message.get_mut(r.message), plan.messages.get(r.message))
                 else {
                     continue;
                 };
@@ -365,12 +363,7 @@ impl Engine {
         report
     }
 
-    async fn run_in_waves(
-        &self,
-        inbound: Vec<Inbound>,
-        sinks: &Sinks,
-        deadline: Instant,
-    ) -> Report {
+    async fn run_in_waves(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
         let mut waves: Vec<Vec<(usize, Inbound)>> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, item) in inbound.into_iter().enumerate() {
@@ -399,11 +392,7 @@ impl Engine {
             let mut batch = Vec::with_capacity(wave.len());
             let mut groups = Vec::with_capacity(wave.len());
             for (i, item) in wave {
-                if item
-                    .group
-                    .as_ref()
-                    .is_some_and(|g| failed_groups.contains(g))
-                {
+                if item.group.as_ref().is_some_and(|g| failed_groups.contains(g)) {
                     if let Some(slot) = outcomes.get_mut(i) {
                         *slot = Some(skipped_for_group(item));
                     }

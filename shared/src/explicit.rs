@@ -67,11 +67,7 @@ impl AllowList {
 
     /// Renders a message's own `targets` (the routing table's target syntax) and checks each
     /// against the list. The error says which target is refused and why.
-    pub fn explicit_targets(
-        &self,
-        targets: &RawValue,
-        msg: &Message,
-    ) -> Result<Vec<Target>, String> {
+    pub fn explicit_targets(&self, targets: &RawValue, msg: &Message) -> Result<Vec<Target>, String> {
         if self.is_empty() {
             return Err(
                 "field `targets`: explicit targets are not enabled on this endpoint (FANOUT_HTTP_ALLOWED_TARGETS is empty)"
@@ -105,67 +101,32 @@ mod tests {
     #[test]
     fn exact_and_prefix_entries() {
         let list = AllowList::parse(r#"["mqtt:devices/*", "sns:arn:aws:sns:us-east-1:123456789012:a", "shadow:pump-1/config"]"#).unwrap();
-        assert!(list.allows(&Destination::Mqtt {
-            topic: "devices/x".into()
-        }));
-        assert!(!list.allows(&Destination::Mqtt {
-            topic: "other/x".into()
-        }));
-        assert!(
-            !list.allows(&Destination::Fleet {
-                topic: "devices/x".into()
-            }),
-            "kind must match"
-        );
-        assert!(list.allows(&Destination::Sns {
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:a".into()
-        }));
-        assert!(!list.allows(&Destination::Sns {
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:ab".into()
-        }));
-        assert!(list.allows(&Destination::Shadow {
-            thing: "pump-1".into(),
-            shadow: Some("config".into())
-        }));
-        assert!(!list.allows(&Destination::Shadow {
-            thing: "pump-1".into(),
-            shadow: None
-        }));
+        assert!(list.allows(&Destination::Mqtt { topic: "devices/x".into() }));
+        assert!(!list.allows(&Destination::Mqtt { topic: "other/x".into() }));
+        assert!(!list.allows(&Destination::Fleet { topic: "devices/x".into() }), "kind must match");
+        assert!(list.allows(&Destination::Sns { topic_arn: "arn:aws:sns:us-east-1:123456789012:a".into() }));
+        assert!(!list.allows(&Destination::Sns { topic_arn: "arn:aws:sns:us-east-1:123456789012:ab".into() }));
+        assert!(list.allows(&Destination::Shadow { thing: "pump-1".into(), shadow: Some("config".into()) }));
+        assert!(!list.allows(&Destination::Shadow { thing: "pump-1".into(), shadow: None }));
     }
 
     #[test]
     fn parse_errors_name_the_entry() {
         assert!(AllowList::parse("{}").unwrap_err().contains("JSON array"));
-        assert!(
-            AllowList::parse(r#"["s3:bucket"]"#)
-                .unwrap_err()
-                .contains("unknown kind `s3`")
-        );
-        assert!(
-            AllowList::parse(r#"["nocolon"]"#)
-                .unwrap_err()
-                .contains("must be \"kind:name\"")
-        );
+        assert!(AllowList::parse(r#"["s3:bucket"]"#).unwrap_err().contains("unknown kind `s3`"));
+        assert!(AllowList::parse(r#"["nocolon"]"#).unwrap_err().contains("must be \"kind:name\""));
     }
 
     #[test]
     fn explicit_targets_need_the_list() {
         let msg = Message::decode(r#"{"id": "a", "payload": 1}"#, None).unwrap();
-        let raw: Box<RawValue> =
-            serde_json::from_str(r#"[{"type": "mqtt", "topic": "devices/a"}]"#).unwrap();
-        let err = AllowList::default()
-            .explicit_targets(&raw, &msg)
-            .unwrap_err();
+        let raw: Box<RawValue> = serde_json::from_str(r#"[{"type": "mqtt", "topic": "devices/a"}]"#).unwrap();
+        let err = AllowList::default().explicit_targets(&raw, &msg).unwrap_err();
         assert!(err.contains("not enabled"));
         let list = AllowList::parse(r#"["mqtt:devices/*"]"#).unwrap();
         let targets = list.explicit_targets(&raw, &msg).unwrap();
         assert_eq!(targets.len(), 1);
-        let raw: Box<RawValue> =
-            serde_json::from_str(r#"[{"type": "mqtt", "topic": "admin/a"}]"#).unwrap();
-        assert!(
-            list.explicit_targets(&raw, &msg)
-                .unwrap_err()
-                .contains("mqtt:admin/a is not on")
-        );
+        let raw: Box<RawValue> = serde_json::from_str(r#"[{"type": "mqtt", "topic": "admin/a"}]"#).unwrap();
+        assert!(list.explicit_targets(&raw, &msg).unwrap_err().contains("mqtt:admin/a is not on"));
     }
 }

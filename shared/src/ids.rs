@@ -67,11 +67,7 @@ mod tests {
         assert_ne!(a, downstream_id("m-0002", &channel("c")));
 
         let long = "ü/".repeat(200);
-        for id in [
-            a,
-            downstream_id(&long, &channel("c")),
-            downstream_id("", &channel("c")),
-        ] {
+        for id in [a, downstream_id(&long, &channel("c")), downstream_id("", &channel("c"))] {
             assert!(!id.is_empty() && id.len() <= MAX_LEN, "{id}");
             assert!(
                 id.chars()

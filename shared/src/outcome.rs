@@ -193,11 +193,7 @@ mod tests {
 
     #[test]
     fn delivered_only_when_every_target_delivered() {
-        let o = Outcome::from_targets(
-            "s".into(),
-            None,
-            vec![target(TargetStatus::Delivered, false)],
-        );
+        let o = Outcome::from_targets("s".into(), None, vec![target(TargetStatus::Delivered, false)]);
         assert_eq!(o.status, Status::Delivered);
         let o = Outcome::from_targets(
             "s".into(),
@@ -218,21 +214,14 @@ mod tests {
                 target(TargetStatus::Failed, false),
             ],
         );
-        assert!(
-            !o.retryable,
-            "one permanent failure makes the message non-retryable"
-        );
+        assert!(!o.retryable, "one permanent failure makes the message non-retryable");
     }
 
     #[test]
     fn summary_counts_statuses_and_kinds() {
         let r = Report::new(
             vec![
-                Outcome::from_targets(
-                    "a".into(),
-                    None,
-                    vec![target(TargetStatus::Delivered, false)],
-                ),
+                Outcome::from_targets("a".into(), None, vec![target(TargetStatus::Delivered, false)]),
                 Outcome::invalid("b".into(), None, "bad".into()),
             ],
             1,

@@ -124,75 +124,38 @@ async fn fifteen_messages_become_one_analytics_call_and_two_sns_calls() {
     assert_eq!(report.summary.delivered, 15);
     let calls = sink.calls.lock().unwrap();
     let count = |k: Kind| calls.iter().filter(|(kind, _)| *kind == k).count();
-    assert_eq!(
-        count(Kind::Analytics),
-        1,
-        "IoT Analytics takes 100 per call"
-    );
+    assert_eq!(count(Kind::Analytics), 1, "IoT Analytics takes 100 per call");
     assert_eq!(count(Kind::Sns), 2, "SNS PublishBatch takes 10 per call");
     assert_eq!(report.calls, 3);
-    assert!(report.outcomes.iter().all(|o| {
-        o.targets.len() == 2
-            && o.targets
-                .iter()
-                .all(|t| t.status == TargetStatus::Delivered)
-    }));
+    assert!(report.outcomes.iter().all(|o| o.targets.len() == 2
+        && o.targets.iter().all(|t| t.status == TargetStatus::Delivered)));
 }
 
 #[tokio::test]
 async fn a_permanent_failure_at_one_target_fails_only_that_message() {
-    let sink = fake(|id, kind, _| {
-        (id.starts_with("m3-") && kind == Kind::Sns).then_some((false, "InvalidParameter"))
-    });
+    let sink = fake(|id, kind, _| (id.starts_with("m3-") && kind == Kind::Sns).then_some((false, "InvalidParameter")));
     let report = engine()
         .run(telemetry(5), &Sinks::all(sink.clone()), deadline())
         .await;
     let statuses: Vec<Status> = report.outcomes.iter().map(|o| o.status).collect();
     assert_eq!(
         statuses,
-        vec![
-            Status::Delivered,
-            Status::Delivered,
-            Status::Delivered,
-            Status::Failed,
-            Status::Delivered
-        ]
+        vec![Status::Delivered, Status::Delivered, Status::Delivered, Status::Failed, Status::Delivered]
     );
     let failed = &report.outcomes[3];
     assert!(!failed.retryable);
     assert_eq!(failed.source_id, "src-m3");
-    let sns = failed
-        .targets
-        .iter()
-        .find(|t| t.destination.kind() == Kind::Sns)
-        .unwrap();
+    let sns = failed.targets.iter().find(|t| t.destination.kind() == Kind::Sns).unwrap();
     assert_eq!(sns.status, TargetStatus::Failed);
     assert_eq!(sns.code.as_deref(), Some("InvalidParameter"));
-    assert!(
-        failed
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("sns:arn:aws:sns:us-east-1:123456789012:std")
-    );
+    assert!(failed.error.as_deref().unwrap().contains("sns:arn:aws:sns:us-east-1:123456789012:std"));
     // Not retried: one SNS call only.
-    assert_eq!(
-        sink.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| *k == Kind::Sns)
-            .count(),
-        1
-    );
+    assert_eq!(sink.calls.lock().unwrap().iter().filter(|(k, _)| *k == Kind::Sns).count(), 1);
 }
 
 #[tokio::test]
 async fn a_retryable_entry_failure_is_resent_alone_and_delivered() {
-    let sink = fake(|id, kind, n| {
-        (id.starts_with("m1-") && kind == Kind::Analytics && n <= 2)
-            .then_some((true, "InternalFailureException"))
-    });
+    let sink = fake(|id, kind, n| (id.starts_with("m1-") && kind == Kind::Analytics && n <= 2).then_some((true, "InternalFailureException")));
     let report = engine()
         .run(telemetry(3), &Sinks::all(sink.clone()), deadline())
         .await;
@@ -201,17 +164,9 @@ async fn a_retryable_entry_failure_is_resent_alone_and_delivered() {
     assert_eq!(t.destination.kind(), Kind::Analytics);
     assert!(t.attempts >= 2);
     let calls = sink.calls.lock().unwrap();
-    let analytics: Vec<&Vec<String>> = calls
-        .iter()
-        .filter(|(k, _)| *k == Kind::Analytics)
-        .map(|(_, ids)| ids)
-        .collect();
+    let analytics: Vec<&Vec<String>> = calls.iter().filter(|(k, _)| *k == Kind::Analytics).map(|(_, ids)| ids).collect();
     assert_eq!(analytics[0].len(), 3);
-    assert!(
-        analytics[1..]
-            .iter()
-            .all(|ids| ids.len() == 1 && ids[0].starts_with("m1-"))
-    );
+    assert!(analytics[1..].iter().all(|ids| ids.len() == 1 && ids[0].starts_with("m1-")));
     assert!(report.retries >= 1);
 }
 
@@ -225,12 +180,7 @@ async fn a_throttled_destination_is_reported_failed_and_retryable() {
     let report = engine()
         .run(telemetry(2), &Sinks::all(sink.clone()), deadline())
         .await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| o.status == Status::Failed && o.retryable)
-    );
+    assert!(report.outcomes.iter().all(|o| o.status == Status::Failed && o.retryable));
     // 2 destinations × 3 attempts.
     assert_eq!(sink.calls.lock().unwrap().len(), 6);
     assert_eq!(report.throttles, 6);
@@ -243,50 +193,16 @@ async fn invalid_messages_never_reach_a_sink() {
         inbound("ok", r#"{"topic": "t/a", "payload": {"v": 1}}"#),
         inbound("bad-json", "{"),
         // IoT Analytics refuses the field name `temp-01`: invalid for every target.
-        inbound(
-            "bad-field",
-            r#"{"topic": "t/a", "payload": {"temp-01": 1}}"#,
-        ),
+        inbound("bad-field", r#"{"topic": "t/a", "payload": {"temp-01": 1}}"#),
         // The FIFO target needs ${attributes.device}, which this message lacks.
-        inbound(
-            "no-group",
-            r#"{"attributes": {"audit": true}, "payload": 1}"#,
-        ),
+        inbound("no-group", r#"{"attributes": {"audit": true}, "payload": 1}"#),
     ];
-    let report = engine()
-        .run(batch, &Sinks::all(sink.clone()), deadline())
-        .await;
+    let report = engine().run(batch, &Sinks::all(sink.clone()), deadline()).await;
     let statuses: Vec<Status> = report.outcomes.iter().map(|o| o.status).collect();
-    assert_eq!(
-        statuses,
-        vec![
-            Status::Delivered,
-            Status::Invalid,
-            Status::Invalid,
-            Status::Invalid
-        ]
-    );
-    assert!(
-        report.outcomes[2]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("temp-01")
-    );
-    assert!(
-        report.outcomes[3]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("device")
-    );
-    let sent: Vec<String> = sink
-        .calls
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|(_, ids)| ids.clone())
-        .collect();
+    assert_eq!(statuses, vec![Status::Delivered, Status::Invalid, Status::Invalid, Status::Invalid]);
+    assert!(report.outcomes[2].error.as_deref().unwrap().contains("temp-01"));
+    assert!(report.outcomes[3].error.as_deref().unwrap().contains("device"));
+    let sent: Vec<String> = sink.calls.lock().unwrap().iter().flat_map(|(_, ids)| ids.clone()).collect();
     assert!(sent.iter().all(|id| id.starts_with("ok-")), "{sent:?}");
 }
 
@@ -294,11 +210,7 @@ async fn invalid_messages_never_reach_a_sink() {
 async fn unmatched_messages_follow_the_default() {
     let sink = fake(|_, _, _| None);
     let report = engine()
-        .run(
-            vec![inbound("x", r#"{"topic": "other", "payload": 1}"#)],
-            &Sinks::all(sink.clone()),
-            deadline(),
-        )
+        .run(vec![inbound("x", r#"{"topic": "other", "payload": 1}"#)], &Sinks::all(sink.clone()), deadline())
         .await;
     // The table's default is `drop`: acknowledged, sent nowhere.
     assert_eq!(report.outcomes[0].status, Status::Delivered);
@@ -308,35 +220,17 @@ async fn unmatched_messages_follow_the_default() {
 
 #[tokio::test]
 async fn a_group_stops_at_its_first_undelivered_message() {
-    let sink = fake(|id, _, _| {
-        id.starts_with("g1b-")
-            .then_some((false, "InvalidParameter"))
-    });
+    let sink = fake(|id, _, _| id.starts_with("g1b-").then_some((false, "InvalidParameter")));
     let msg = |id: &str, group: &str| Inbound {
         group: Some(group.to_owned()),
         ..Inbound::routed(
             id.to_owned(),
-            Message::decode(
-                r#"{"attributes": {"audit": true, "device": "d"}, "payload": 1}"#,
-                Some(id),
-            ),
+            Message::decode(r#"{"attributes": {"audit": true, "device": "d"}, "payload": 1}"#, Some(id)),
         )
     };
-    let batch = vec![
-        msg("g1a", "g1"),
-        msg("g2a", "g2"),
-        msg("g1b", "g1"),
-        msg("g2b", "g2"),
-        msg("g1c", "g1"),
-    ];
-    let report = engine()
-        .run(batch, &Sinks::all(sink.clone()), deadline())
-        .await;
-    let statuses: Vec<(&str, Status)> = report
-        .outcomes
-        .iter()
-        .map(|o| (o.source_id.as_str(), o.status))
-        .collect();
+    let batch = vec![msg("g1a", "g1"), msg("g2a", "g2"), msg("g1b", "g1"), msg("g2b", "g2"), msg("g1c", "g1")];
+    let report = engine().run(batch, &Sinks::all(sink.clone()), deadline()).await;
+    let statuses: Vec<(&str, Status)> = report.outcomes.iter().map(|o| (o.source_id.as_str(), o.status)).collect();
     assert_eq!(
         statuses,
         vec![
@@ -347,34 +241,17 @@ async fn a_group_stops_at_its_first_undelivered_message() {
             ("g1c", Status::Failed),
         ]
     );
-    assert!(
-        report.outcomes[4]
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("not sent")
-    );
-    let sent: Vec<String> = sink
-        .calls
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|(_, ids)| ids.clone())
-        .collect();
-    assert!(
-        !sent.iter().any(|id| id.starts_with("g1c-")),
-        "g1c must not be sent: {sent:?}"
-    );
+    assert!(report.outcomes[4].error.as_deref().unwrap().contains("not sent"));
+    let sent: Vec<String> = sink.calls.lock().unwrap().iter().flat_map(|(_, ids)| ids.clone()).collect();
+    assert!(!sent.iter().any(|id| id.starts_with("g1c-")), "g1c must not be sent: {sent:?}");
 }
 
 #[tokio::test]
 async fn a_redelivered_message_gets_the_same_downstream_ids() {
     let sink = fake(|_, _, _| None);
     let e = engine();
-    e.run(telemetry(1), &Sinks::all(sink.clone()), deadline())
-        .await;
-    e.run(telemetry(1), &Sinks::all(sink.clone()), deadline())
-        .await;
+    e.run(telemetry(1), &Sinks::all(sink.clone()), deadline()).await;
+    e.run(telemetry(1), &Sinks::all(sink.clone()), deadline()).await;
     let calls = sink.calls.lock().unwrap();
     assert_eq!(calls.len(), 4);
     let run_ids = |range: std::ops::Range<usize>| {

@@ -41,12 +41,8 @@ impl Outbox {
 
     fn record(&self, call: &Call) -> Result<(), CallError> {
         let mut line = serde_json::to_vec(&Record::of(call)).map_err(|e| {
-            CallError::new(
-                ErrorClass::Permanent,
-                "OutboxEncode",
-                "could not encode the call",
-            )
-            .with_source(e)
+            CallError::new(ErrorClass::Permanent, "OutboxEncode", "could not encode the call")
+                .with_source(e)
         })?;
         line.push(b'\n');
         let io_error = |e: io::Error| {
@@ -60,11 +56,7 @@ impl Outbox {
         // One write per line under the lock keeps lines whole when calls run concurrently.
         // A blocking write is fine here: the outbox is for local runs, not for production.
         let mut file = self.file.lock().map_err(|_| {
-            CallError::new(
-                ErrorClass::Transient,
-                "OutboxLock",
-                "the outbox lock is poisoned",
-            )
+            CallError::new(ErrorClass::Transient, "OutboxLock", "the outbox lock is poisoned")
         })?;
         file.write_all(&line).map_err(io_error)?;
         file.flush().map_err(io_error)
@@ -352,9 +344,7 @@ mod tests {
                 )],
             },
             Call {
-                destination: Destination::Mqtt {
-                    topic: "a/b".into(),
-                },
+                destination: Destination::Mqtt { topic: "a/b".into() },
                 entries: vec![entry(
                     "m1",
                     &[0xff, 0x00],
