@@ -51,7 +51,8 @@ test: tools-test
 	if cargo nextest --version >/dev/null 2>&1; then runner="cargo nextest run --no-fail-fast"; else runner="cargo test --no-fail-fast"; fi
 	mkdir -p target
 	port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	moto_server -H 127.0.0.1 -p $$port > target/moto.log 2>&1 &
+	# moto's recorder (used by the IoT publish tests) writes its file in the working directory by default.
+	MOTO_RECORDER_FILEPATH=$(CURDIR)/target/moto_recording moto_server -H 127.0.0.1 -p $$port > target/moto.log 2>&1 &
 	moto=$$!
 	trap 'kill $$moto 2>/dev/null || true; wait $$moto 2>/dev/null || true' EXIT
 	MOTO_URL=http://127.0.0.1:$$port $$runner --workspace --locked

@@ -43,7 +43,9 @@ impl App {
                 tracing::info!(path = %outbox.path().display(), "sending to the local outbox");
                 Sinks::all(Arc::new(outbox))
             }
-            SinkChoice::Aws => unreachable!(),
+            SinkChoice::Aws => {
+                crate::sink::aws::aws_sinks(&crate::sink::aws::load_sdk_config().await)
+            }
         };
         Ok(App {
             engine: Engine::new(config.routes, config.engine),

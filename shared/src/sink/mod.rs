@@ -1,6 +1,12 @@
 //! The `Sink` port: one small trait every destination implements, and the calls it receives.
 
+pub mod analytics;
+pub mod aws;
+pub mod events;
 pub mod outbox;
+pub mod publish;
+pub mod shadow;
+pub mod sns;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,342 @@
+//! AWS wiring: the SDK configuration, one client per service, and how SDK errors become
+//! [`CallError`]s the dispatcher can act on (throttled, transient or permanent).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::analytics::AnalyticsSink;
+use super::events::EventsSink;
+use super::publish::PublishSink;
+use super::shadow::ShadowSink;
+use super::sns::SnsSink;
+use super::{Call, CallError, CallReport, Entry, EntryFailure, ErrorClass, Sinks};
+
+/// Loads region, credentials and endpoints the standard way: environment, profile, then the
+/// Lambda/container credential providers. `AWS_ENDPOINT_URL` and the per-service
+/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS` and
+/// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA` are applied by the SDK itself when each client is built
+/// from this config (service ids "SNS", "IoT Data Plane", "IoTAnalytics", "IoT Events Data").
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        // The dispatcher owns retries (jittered backoff within the invocation deadline);
+        // SDK retries underneath would multiply attempts and hide throttling from it.
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// The AWS sinks, each client built once (clients hold the connection pool; cloning is cheap).
+pub fn aws_sinks(config: &SdkConfig) -> Sinks {
+    let analytics = aws_sdk_iotanalytics::Client::from_conf(
+        aws_sdk_iotanalytics::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let events = aws_sdk_ioteventsdata::Client::from_conf(
+        aws_sdk_ioteventsdata::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    // One IoT data plane client serves MQTT publishes, fleet publishes and shadows.
+    let iot_data = aws_sdk_iotdataplane::Client::from_conf(
+        aws_sdk_iotdataplane::config::Builder::from(config)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    Sinks {
+        analytics: Arc::new(AnalyticsSink::new(analytics)),
+        events: Arc::new(EventsSink::new(events)),
+        sns: Arc::new(SnsSink::new(sns)),
+        publish: Arc::new(PublishSink::new(iot_data.clone())),
+        shadow: Arc::new(ShadowSink::new(iot_data)),
+    }
+}
+
+/// What a call does and to what, for messages a user can act on (IAM action, resource).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The IAM action the call needs, e.g. `sns:Publish`.
+    pub(crate) action: &'static str,
+    /// What the resource is, e.g. `SNS topic`.
+    pub(crate) what: &'static str,
+    /// Its name: topic ARN, channel, input, MQTT topic, thing.
+    pub(crate) name: &'a str,
+}
+
+/// Error codes that mean "slow down": retry after backing off.
+const THROTTLED_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "Throttled",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+];
+
+/// Error codes of a service-side fault: retry.
+const TRANSIENT_CODES: &[&str] = &[
+    "ServiceUnavailableException",
+    "ServiceUnavailable",
+    "InternalFailureException",
+    "InternalFailure",
+    "InternalErrorException",
+    "InternalError",
+    "InternalServerError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// The class of an answer with this error code and HTTP status. The code wins over the status
+/// because query-protocol services (SNS) throttle with HTTP 400 and code `Throttling`.
+pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
+    if let Some(code) = code {
+        if THROTTLED_CODES.contains(&code) {
+            return ErrorClass::Throttled;
+        }
+        if TRANSIENT_CODES.contains(&code) {
+            return ErrorClass::Transient;
+        }
+    }
+    match status {
+        Some(429) => ErrorClass::Throttled,
+        Some(s) if s >= 500 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    }
+}
+
+/// Whether a per-entry error code (IoT Analytics/Events `errorCode`) is worth retrying.
+/// IoT Events documents the codes with the `Exception` suffix; accept both spellings.
+pub(crate) fn entry_code_retryable(code: &str) -> bool {
+    let bare = code.strip_suffix("Exception").unwrap_or(code);
+    matches!(
+        bare,
+        "InternalFailure" | "ServiceUnavailable" | "Throttling" | "Throttled" | "InternalError"
+    )
+}
+
+/// Keeps a service's error message short: it is meant for people, and must never carry a
+/// whole request back into logs and responses.
+pub(crate) fn short(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out: String = text.chars().take(MAX_CHARS).collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Turns an SDK error into a [`CallError`]: classified for the dispatcher, with a message
+/// naming the action and the resource. Payload bytes never appear in it.
+pub(crate) fn call_error<E>(err: SdkError<E, HttpResponse>, target: Target<'_>) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let Target { action, what, name } = target;
+    let (class, code, message) = match &err {
+        SdkError::ConstructionFailure(_) => (
+            ErrorClass::Permanent,
+            "ConstructionFailure".to_owned(),
+            format!("could not build the {action} request for {what} `{name}`: {err}"),
+        ),
+        SdkError::TimeoutError(_) => (
+            ErrorClass::Transient,
+            "Timeout".to_owned(),
+            format!("{action} to {what} `{name}` timed out"),
+        ),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() {
+                "timed out"
+            } else if failure.is_io() {
+                "failed to connect or lost the connection"
+            } else {
+                "could not be sent"
+            };
+            (
+                ErrorClass::Transient,
+                "DispatchFailure".to_owned(),
+                format!("{action} to {what} `{name}` {kind}"),
+            )
+        }
+        SdkError::ResponseError(r) => {
+            let status = r.raw().status().as_u16();
+            // An answer that could not be read: a 5xx or a cut connection more often than not.
+            let class = match classify(None, Some(status)) {
+                ErrorClass::Permanent if (200..300).contains(&status) => ErrorClass::Transient,
+                class => class,
+            };
+            (
+                class,
+                format!("HTTP{status}"),
+                format!("{action} to {what} `{name}`: unreadable answer (HTTP {status})"),
+            )
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = err
+                .code()
+                .map_or_else(|| format!("HTTP{status}"), str::to_owned);
+            let detail = err.message().map(short).unwrap_or_default();
+            let class = classify(err.code(), Some(status));
+            (
+                class,
+                code.clone(),
+                service_message(&code, status, &detail, target),
+            )
+        }
+        // SdkError is non-exhaustive.
+        _ => (
+            ErrorClass::Transient,
+            "SdkError".to_owned(),
+            format!("{action} to {what} `{name}` failed: {err}"),
+        ),
+    };
+    CallError::new(class, code, message).with_source(err)
+}
+
+/// The message for an error the service answered with.
+fn service_message(code: &str, status: u16, detail: &str, target: Target<'_>) -> String {
+    let Target { action, what, name } = target;
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    let denied = status == 403
+        || code.contains("AccessDenied")
+        || matches!(
+            code,
+            "AuthorizationError" | "UnauthorizedException" | "ForbiddenException"
+        );
+    let missing = status == 404 || code.contains("NotFound");
+    if denied {
+        format!("access denied: the function's role needs `{action}` on {what} `{name}`{detail}")
+    } else if missing {
+        format!("{what} `{name}` does not exist in this account and region{detail}")
+    } else {
+        format!("{action} to {what} `{name}` failed: {code}{detail}")
+    }
+}
+
+/// Sends the entries of a call one by one, for APIs that take one message per call (IoT Core
+/// Publish, UpdateThingShadow). A single-entry call fails as a whole so the dispatcher sees the
+/// class directly; with several entries each failure is reported for its entry, in order.
+pub(crate) async fn send_each<'a, F, Fut>(
+    call: &'a Call,
+    mut send: F,
+) -> Result<CallReport, CallError>
+where
+    F: FnMut(&'a Entry) -> Fut,
+    Fut: Future<Output = Result<(), CallError>>,
+{
+    if let [only] = call.entries.as_slice() {
+        send(only).await?;
+        return Ok(CallReport::default());
+    }
+    let mut failed = Vec::new();
+    for (index, entry) in call.entries.iter().enumerate() {
+        if let Err(e) = send(entry).await {
+            failed.push(EntryFailure {
+                index,
+                retryable: e.class.retryable(),
+                code: e.code,
+                reason: e.message,
+            });
+        }
+    }
+    Ok(CallReport { failed })
+}
+
+/// The error for a call routed to the wrong sink: a wiring bug, never retried.
+pub(crate) fn wrong_destination(sink: &str, call: &Call) -> CallError {
+    CallError::new(
+        ErrorClass::Permanent,
+        "WrongDestination",
+        format!("the {sink} sink received a call for {}", call.destination),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_code_then_status() {
+        assert_eq!(
+            classify(Some("ThrottlingException"), Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(Some("Throttling"), Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(classify(None, Some(429)), ErrorClass::Throttled);
+        assert_eq!(
+            classify(Some("TooManyRequestsException"), Some(429)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(Some("InternalFailureException"), Some(500)),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify(Some("ServiceUnavailableException"), Some(503)),
+            ErrorClass::Transient
+        );
+        assert_eq!(classify(None, Some(502)), ErrorClass::Transient);
+        assert_eq!(
+            classify(Some("ConflictException"), Some(409)),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(Some("RequestEntityTooLargeException"), Some(413)),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(Some("InvalidParameter"), Some(400)),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(Some("AccessDeniedException"), Some(403)),
+            ErrorClass::Permanent
+        );
+    }
+
+    #[test]
+    fn entry_codes_retry_only_service_faults() {
+        for code in [
+            "InternalFailureException",
+            "ServiceUnavailable",
+            "ThrottlingException",
+        ] {
+            assert!(entry_code_retryable(code), "{code}");
+        }
+        for code in ["ResourceNotFoundException", "InvalidRequest", "Whatever"] {
+            assert!(!entry_code_retryable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn messages_name_action_and_resource() {
+        let t = Target {
+            action: "sns:Publish",
+            what: "SNS topic",
+            name: "arn:aws:sns:us-east-1:123456789012:alerts",
+        };
+        let m = service_message("AuthorizationError", 403, "not allowed", t);
+        assert!(m.contains("sns:Publish") && m.contains(t.name), "{m}");
+        let m = service_message("NotFound", 404, "", t);
+        assert!(m.contains("does not exist") && m.contains(t.name), "{m}");
+        assert!(short(&"x".repeat(1000)).chars().count() <= 301);
+    }
+}

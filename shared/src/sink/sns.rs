@@ -1,0 +1,165 @@
+//! SNS sink: one `PublishBatch` per call (1–10 entries, ≤262,144 bytes in total, packed
+//! upstream). Entry Ids only need to be unique within a batch, so each entry's Id is its index
+//! in the call ("0".."9"); `Successful` and `Failed` are mapped back through it.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::primitives::Blob;
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::future::BoxFuture;
+
+use super::aws::{Target, call_error, short, wrong_destination};
+use super::{Call, CallError, CallReport, Entry, EntryFailure, Sink};
+use crate::destination::{Destination, EntryParams, SnsParams};
+
+#[derive(Debug, Clone)]
+pub struct SnsSink {
+    client: Client,
+}
+
+impl SnsSink {
+    pub fn new(client: Client) -> Self {
+        SnsSink { client }
+    }
+
+    async fn send_call(&self, call: &Call) -> Result<CallReport, CallError> {
+        let Destination::Sns { topic_arn } = &call.destination else {
+            return Err(wrong_destination("SNS", call));
+        };
+        let mut failed = Vec::new();
+        let mut entries = Vec::with_capacity(call.entries.len());
+        for (index, entry) in call.entries.iter().enumerate() {
+            match request_entry(index, entry, &call.destination) {
+                Ok(e) => entries.push(e),
+                Err(reason) => failed.push(EntryFailure {
+                    index,
+                    code: "InvalidEntry".to_owned(),
+                    reason,
+                    retryable: false,
+                }),
+            }
+        }
+        // PublishBatch needs at least one entry.
+        if entries.is_empty() {
+            return Ok(CallReport { failed });
+        }
+        let sent: HashSet<usize> = (0..call.entries.len())
+            .filter(|i| !failed.iter().any(|f| f.index == *i))
+            .collect();
+        let output = self
+            .client
+            .publish_batch()
+            .topic_arn(topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                call_error(
+                    e,
+                    Target {
+                        // PublishBatch is authorised by the sns:Publish permission.
+                        action: "sns:Publish",
+                        what: "SNS topic",
+                        name: topic_arn,
+                    },
+                )
+            })?;
+        let mut answered: HashSet<usize> = output
+            .successful()
+            .iter()
+            .filter_map(|s| s.id().and_then(|id| id.parse().ok()))
+            .collect();
+        let mut refused: HashMap<usize, EntryFailure> = HashMap::new();
+        for f in output.failed() {
+            let Ok(index) = f.id().parse::<usize>() else {
+                tracing::warn!(destination = %call.destination, id = f.id(), "SNS reported a failure for an Id that was not sent");
+                continue;
+            };
+            if !sent.contains(&index) {
+                continue;
+            }
+            answered.insert(index);
+            refused.entry(index).or_insert_with(|| EntryFailure {
+                index,
+                code: f.code().to_owned(),
+                reason: f
+                    .message()
+                    .map_or_else(|| format!("refused by {}", call.destination), short),
+                // SenderFault=true: the entry itself is wrong; resending cannot help.
+                retryable: !f.sender_fault(),
+            });
+        }
+        failed.extend(refused.into_values());
+        // An entry in neither list was not confirmed: report it so it is retried, never lost.
+        failed.extend(
+            sent.iter()
+                .filter(|i| !answered.contains(i))
+                .map(|&index| EntryFailure {
+                    index,
+                    code: "NoResult".to_owned(),
+                    reason: format!(
+                        "{} answered neither success nor failure for this entry",
+                        call.destination
+                    ),
+                    retryable: true,
+                }),
+        );
+        failed.sort_by_key(|f| f.index);
+        Ok(CallReport { failed })
+    }
+}
+
+impl Sink for SnsSink {
+    fn send<'a>(&'a self, call: &'a Call) -> BoxFuture<'a, Result<CallReport, CallError>> {
+        Box::pin(self.send_call(call))
+    }
+}
+
+/// The `PublishBatchRequestEntry` for one entry, or why it cannot be sent.
+fn request_entry(
+    index: usize,
+    entry: &Entry,
+    destination: &Destination,
+) -> Result<PublishBatchRequestEntry, String> {
+    let default = const { &SnsParams::EMPTY };
+    let params = match &entry.params {
+        EntryParams::Sns(p) => p,
+        _ => default,
+    };
+    // SNS messages are text: validation turns binary payloads into base64 before this point.
+    let message = std::str::from_utf8(&entry.payload)
+        .map_err(|_| "the SNS message is not UTF-8 text".to_owned())?;
+    let mut attributes = HashMap::with_capacity(params.attributes.len());
+    for a in &params.attributes {
+        let value = MessageAttributeValue::builder().data_type(&a.data_type);
+        // `Binary` (and `Binary.custom`) travel as bytes; String, String.Array and Number as text.
+        let value = if a.data_type == "Binary" || a.data_type.starts_with("Binary.") {
+            let bytes = BASE64.decode(&a.value).map_err(|_| {
+                format!(
+                    "message attribute `{}` of type Binary is not valid base64",
+                    a.name
+                )
+            })?;
+            value.binary_value(Blob::new(bytes))
+        } else {
+            value.string_value(&a.value)
+        };
+        let value = value
+            .build()
+            .map_err(|e| format!("message attribute `{}`: {e}", a.name))?;
+        attributes.insert(a.name.clone(), value);
+    }
+    PublishBatchRequestEntry::builder()
+        .id(index.to_string())
+        .message(message)
+        .set_subject(params.subject.clone())
+        .set_message_group_id(params.group_id.clone())
+        .set_message_deduplication_id(entry.sns_deduplication_id(destination).map(str::to_owned))
+        .set_message_structure(params.message_structure_json.then(|| "json".to_owned()))
+        .set_message_attributes((!attributes.is_empty()).then_some(attributes))
+        .build()
+        .map_err(|e| format!("could not build the SNS entry: {e}"))
+}
