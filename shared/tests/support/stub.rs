@@ -42,6 +42,9 @@ pub struct Seen {
 
 #[derive(Debug, Default)]
 pub struct Behaviour {
+    /// Random faults, drawn per call (per entry for `entry_error_rate`) from a generator seeded
+    /// with `seed`, so a failing run can be replayed.
+    pub random: RandomFaults,
     /// Answer HTTP 429 ThrottlingException to this many calls first.
     pub throttle_first: usize,
     /// Answer HTTP 500 InternalFailureException to this many calls first.
@@ -52,9 +55,25 @@ pub struct Behaviour {
     pub call_errors: HashMap<String, (u16, String)>,
 }
 
+/// Fractions of calls answered 429 ThrottlingException, 500 InternalFailureException, or dropped
+/// without an answer (the connection closes: the client sees a reset), fraction of entries
+/// failed with InternalFailureException, and a delay before every answer.
+#[derive(Debug, Default, Clone)]
+pub struct RandomFaults {
+    pub throttle_rate: f64,
+    pub error_rate: f64,
+    pub reset_rate: f64,
+    pub entry_error_rate: f64,
+    pub delay: std::time::Duration,
+    pub seed: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct StubState {
     pub behaviour: Behaviour,
+    /// Calls answered with an injected fault, by kind.
+    pub injected: HashMap<&'static str, usize>,
+    rng: Option<fastrand::Rng>,
     pub calls: Vec<Seen>,
     pub accepted: Vec<Accepted>,
     /// Requests that broke a documented rule: a correct sink never causes one.
@@ -134,8 +153,61 @@ fn scripted_failure(state: &mut StubState, name: &str) -> Option<Response> {
     None
 }
 
+impl StubState {
+    fn roll(&mut self, rate: f64) -> bool {
+        if rate <= 0.0 {
+            return false;
+        }
+        let seed = self.behaviour.random.seed;
+        self.rng
+            .get_or_insert_with(|| fastrand::Rng::with_seed(seed))
+            .f64()
+            < rate
+    }
+}
+
+/// Random whole-call faults, decided before the request is read further. A reset unwinds the
+/// connection's task without a panic message, so hyper closes the socket with no answer.
+async fn random_fault(state: &Arc<Mutex<StubState>>) -> Option<Response> {
+    let (delay, fault) = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let faults = state.behaviour.random.clone();
+        let fault = if state.roll(faults.reset_rate) {
+            Some("reset")
+        } else if state.roll(faults.throttle_rate) {
+            Some("throttle")
+        } else if state.roll(faults.error_rate) {
+            Some("error")
+        } else {
+            None
+        };
+        if let Some(kind) = fault {
+            *state.injected.entry(kind).or_default() += 1;
+        }
+        (faults.delay, fault)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match fault {
+        Some("reset") => std::panic::resume_unwind(Box::new("injected connection reset")),
+        Some("throttle") => Some(error(
+            429,
+            "ThrottlingException",
+            "Rate exceeded (injected)",
+        )),
+        Some(_) => Some(error(500, "InternalFailureException", "injected failure")),
+        None => None,
+    }
+}
+
 /// The scripted per-entry error for this messageId on this attempt, if any.
 fn entry_error(state: &mut StubState, id: &str) -> Option<String> {
+    let rate = state.behaviour.random.entry_error_rate;
+    if state.roll(rate) {
+        *state.injected.entry("entry").or_default() += 1;
+        return Some("InternalFailureException".to_owned());
+    }
     let (code, remaining) = state.behaviour.entry_errors.get_mut(id)?;
     if *remaining == 0 {
         return None;
@@ -224,6 +296,9 @@ fn violation(state: &mut StubState, what: String) -> Response {
 
 #[allow(clippy::expect_used)]
 async fn analytics(State(state): Shared, Json(body): Json<Value>) -> Response {
+    if let Some(r) = random_fault(&state).await {
+        return r;
+    }
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     let channel = body
         .get("channelName")
@@ -287,6 +362,9 @@ async fn analytics(State(state): Shared, Json(body): Json<Value>) -> Response {
 
 #[allow(clippy::expect_used)]
 async fn events(State(state): Shared, Json(body): Json<Value>) -> Response {
+    if let Some(r) = random_fault(&state).await {
+        return r;
+    }
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     let messages = match parse_messages(&body) {
         Ok(m) => m,

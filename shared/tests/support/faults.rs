@@ -1,0 +1,119 @@
+//! Fault runs for the functions' tests: an app whose IoT Analytics and IoT Events sinks are the
+//! real SDK clients talking to the wire stub, and the accounting every run must satisfy.
+
+use std::collections::HashSet;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use fanout::app::App;
+use fanout::config::Config;
+use fanout::destination::Destination;
+use fanout::engine::Engine;
+use fanout::ids::downstream_id;
+
+use super::stub::Stub;
+
+/// Every message goes to one IoT Analytics channel and one IoT Events input.
+pub const ROUTES: &str = r#"{"routes": [{"name": "all", "targets": [
+    {"type": "analytics", "channel": "telemetry"},
+    {"type": "events", "input": "detector"}]}]}"#;
+pub const MAX_ATTEMPTS: usize = 5;
+
+pub fn destinations() -> [Destination; 2] {
+    [
+        Destination::Analytics {
+            channel: "telemetry".into(),
+        },
+        Destination::Events {
+            input: "detector".into(),
+        },
+    ]
+}
+
+/// The app as `main` builds it, with fast backoff and the SDK pointed at the stub.
+pub async fn app(stub: &Stub, margin_ms: u64) -> App {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(&stub.url)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let margin = margin_ms.to_string();
+    let attempts = MAX_ATTEMPTS.to_string();
+    let config = Config::from_lookup(|k| match k {
+        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
+        "FANOUT_MAX_ATTEMPTS" => Some(attempts.clone()),
+        "FANOUT_BACKOFF_BASE_MS" => Some("1".to_owned()),
+        "FANOUT_BACKOFF_MAX_MS" => Some("8".to_owned()),
+        "FANOUT_DEADLINE_MARGIN_MS" => Some(margin.clone()),
+        _ => None,
+    })
+    .unwrap_or_else(|e| panic!("config: {e}"));
+    App {
+        engine: Engine::new(config.routes, config.engine),
+        sinks: fanout::sink::aws::aws_sinks(&sdk),
+    }
+}
+
+/// What a run reported, per message id: delivered or not.
+pub struct Accounting {
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+/// Checks a run: each message is reported exactly once; a message reported delivered reached
+/// both destinations; the stub saw no request that breaks a documented limit; attempts per
+/// first call stay within `MAX_ATTEMPTS`.
+pub fn check(stub: &Stub, reported: &[(String, bool)], first_calls: usize) -> Accounting {
+    let ids: HashSet<&str> = reported.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), reported.len(), "a message was reported twice");
+    let (accepted, calls, injected, violations) = stub.with(|s| {
+        let accepted: HashSet<(String, String)> = s
+            .accepted
+            .iter()
+            .map(|a| (a.destination.clone(), a.message_id.clone()))
+            .collect();
+        // Per-entry failures are answers to counted calls, not requests of their own.
+        let whole_call_faults: usize = s
+            .injected
+            .iter()
+            .filter(|(kind, _)| **kind != "entry")
+            .map(|(_, n)| n)
+            .sum();
+        (
+            accepted,
+            s.calls.len(),
+            whole_call_faults,
+            s.violations.clone(),
+        )
+    });
+    assert!(
+        violations.is_empty(),
+        "requests broke documented limits: {violations:?}"
+    );
+    let mut delivered = 0;
+    for (id, ok) in reported {
+        if *ok {
+            delivered += 1;
+            for d in destinations() {
+                let key = (d.name().to_owned(), downstream_id(id, &d));
+                assert!(
+                    accepted.contains(&key),
+                    "{id} reported delivered but {d} never accepted it"
+                );
+            }
+        }
+    }
+    let attempts = calls + injected;
+    assert!(
+        attempts <= first_calls * MAX_ATTEMPTS,
+        "{attempts} requests for {first_calls} calls: retries not bounded by {MAX_ATTEMPTS} attempts"
+    );
+    Accounting {
+        delivered,
+        failed: reported.len() - delivered,
+    }
+}
