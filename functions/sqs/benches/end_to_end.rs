@@ -1,0 +1,127 @@
+//! End to end, in process: the SQS handler on 10,000 records and the HTTP handler on the same
+//! 10,000 messages (20 requests of 500), sending through the real SDK clients to the tests' wire
+//! stub of IoT Analytics and IoT Events on 127.0.0.1. Prints messages/second, downstream calls
+//! against the fewest possible, and the process's peak RSS (stub included).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../../../shared/tests/support/stub.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod stub;
+
+#[path = "../../../shared/tests/support/faults.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod faults;
+
+use std::time::Instant;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use lambda_runtime::{Context, LambdaEvent};
+use stub::{Behaviour, Stub};
+
+const N: usize = 10_000;
+
+fn body(i: usize) -> String {
+    format!(
+        r#"{{"id": "m-{i}", "topic": "plant/line{}/telemetry", "payload": {{"temp": {}.5, "humidity": {}}}}}"#,
+        i % 4,
+        20 + i % 30,
+        40 + i % 20
+    )
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let stub = Stub::start(Behaviour::default()).await;
+    let app = faults::app(&stub, 500).await;
+
+    let mut event = SqsEvent::default();
+    event.records = (0..N)
+        .map(|i| {
+            let mut r = SqsMessage::default();
+            r.message_id = Some(format!("rec-{i}"));
+            r.body = Some(body(i));
+            r
+        })
+        .collect();
+    // One warm-up batch opens the connection pool, as a warm Lambda has.
+    let mut warm = SqsEvent::default();
+    warm.records = event.records.iter().take(10).cloned().collect();
+    fanout_sqs::handle(&app, LambdaEvent::new(warm, Context::default()))
+        .await
+        .unwrap();
+    let before = stub.with(|s| s.calls.len());
+
+    let start = Instant::now();
+    let response = fanout_sqs::handle(&app, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    let elapsed = start.elapsed();
+    let calls = stub.with(|s| s.calls.len()) - before;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{} failures",
+        response.batch_item_failures.len()
+    );
+
+    // Fewest calls possible: 100 messages per IoT Analytics call, 10 per IoT Events call.
+    let minimum = N.div_ceil(100) + N.div_ceil(10);
+    println!(
+        "| handler | messages | targets | time | messages/s | downstream calls | fewest possible | peak RSS |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| fanout-sqs (one batch) | {N} | {} | {:.0} ms | {:.0} | {calls} | {minimum} | {:.1} MiB |",
+        2 * N,
+        elapsed.as_secs_f64() * 1000.0,
+        N as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib()
+    );
+
+    let http = fanout_http::HttpApp {
+        app,
+        settings: fanout_http::HttpSettings::default(),
+    };
+    let before = stub.with(|s| s.calls.len());
+    let start = Instant::now();
+    for chunk in 0..N / 500 {
+        let messages: Vec<String> = (chunk * 500..(chunk + 1) * 500)
+            .map(|i| body(i).replace("\"m-", "\"h-"))
+            .collect();
+        let req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("https://api.example.com/messages")
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(format!(
+                r#"{{"messages": [{}]}}"#,
+                messages.join(",")
+            )))
+            .unwrap();
+        let response = fanout_http::handle(&http, req).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let elapsed = start.elapsed();
+    let calls = stub.with(|s| s.calls.len()) - before;
+    println!(
+        "| fanout-http (20 × 500) | {N} | {} | {:.0} ms | {:.0} | {calls} | {minimum} | {:.1} MiB |",
+        2 * N,
+        elapsed.as_secs_f64() * 1000.0,
+        N as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib()
+    );
+}
