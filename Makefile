@@ -9,7 +9,7 @@ DEMO_PORT ?= 9000
 OUTBOX_DIR ?= $(CURDIR)/outbox/demo
 PIP ?= python3 -m pip
 
-.PHONY: demo demo-aws test tools-demo tools-test fmt
+.PHONY: demo demo-aws test build tools-demo tools-test fmt
 
 ## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox.
 demo: tools-demo
@@ -76,6 +76,8 @@ test: tools-test
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
+	python3 .ci/template_check.py --self-test
 	if cargo nextest --version >/dev/null 2>&1; then runner="cargo nextest run --no-fail-fast"; else runner="cargo test --no-fail-fast"; fi
 	mkdir -p target
 	port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -91,6 +93,11 @@ tools-demo:
 tools-test:
 	command -v moto_server >/dev/null || $(PIP) install --quiet "moto[server]"
 	command -v cfn-lint >/dev/null || $(PIP) install --quiet cfn-lint
+	command -v sam >/dev/null || $(PIP) install --quiet aws-sam-cli
 
 fmt:
 	cargo fmt --all
+
+## Builds the deployable arm64 functions the way `sam deploy` ships them (cargo lambda + zig).
+build: tools-demo tools-test
+	SAM_CLI_TELEMETRY=0 sam build
