@@ -9,7 +9,7 @@ DEMO_PORT ?= 9000
 OUTBOX_DIR ?= $(CURDIR)/outbox/demo
 PIP ?= python3 -m pip
 
-.PHONY: demo demo-aws test build tools-demo tools-test fmt
+.PHONY: demo demo-aws test build bench tools-demo tools-test fmt
 
 ## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox.
 demo: tools-demo
@@ -101,3 +101,11 @@ fmt:
 ## Builds the deployable arm64 functions the way `sam deploy` ships them (cargo lambda + zig).
 build: tools-demo tools-test
 	SAM_CLI_TELEMETRY=0 sam build
+
+## Every benchmark of BENCHMARKS.md: criterion for the pipeline, tables for the rest.
+bench:
+	cargo bench --locked -p fanout --bench pipeline
+	cargo bench --locked -p fanout --bench packing
+	cargo bench --locked -p fanout-sqs --bench end_to_end
+	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
+	python3 shared/benches/cold_start.py target/release
