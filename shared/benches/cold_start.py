@@ -9,7 +9,7 @@ event and measure the time to its response, and read its peak RSS (VmHWM) before
 Ready is measured with FANOUT_SINK=aws (the four SDK clients are built, nothing is sent); the
 first event with FANOUT_SINK=local, so no network is involved.
 
-Usage: shared/benches/cold_start.py [--runs N] BINARY_DIR
+Usage: shared/benches/cold_start.py [--runs N] [--ssl-cert-file PATH] BINARY_DIR
 """
 
 import argparse
@@ -101,6 +101,9 @@ def peak_rss_kib(pid):
     return None
 
 
+EXTRA_ENV = {}
+
+
 def one_run(binary, event, sink, outbox, deliver):
     Runtime.event = event
     Runtime.deliver = deliver
@@ -128,6 +131,7 @@ def one_run(binary, event, sink, outbox, deliver):
         "FANOUT_ROUTES_FILE": str(ROOT / "events" / "routes.json"),
         "FANOUT_METRICS": "off",
         "RUST_LOG": "error",
+        **EXTRA_ENV,
     }
     start = time.perf_counter()
     proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -149,8 +153,15 @@ def one_run(binary, event, sink, outbox, deliver):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary_dir", type=pathlib.Path)
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--ssl-cert-file",
+        help="pass SSL_CERT_FILE, so TLS roots come from one bundle file instead of a scan of the "
+        "certificate directory (Debian keeps ~140 hashed files there; Lambda's image does not)",
+    )
     args = parser.parse_args()
+    if args.ssl_cert_file:
+        EXTRA_ENV["SSL_CERT_FILE"] = args.ssl_cert_file
     print(
         f"| function | size | ready, AWS clients built (median of {args.runs}) "
         "| first event on the local outbox (median) | peak RSS |"
