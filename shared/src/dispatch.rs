@@ -277,17 +277,9 @@ async fn send_with_retries(
                     return;
                 }
                 // Per-entry failures: retry only those entries.
-                if attempt >= opts.retry.max_attempts {
+                if !wait_for_retry(attempt, opts, limit, out, &pending).await {
                     return;
                 }
-                let delay = opts.retry.backoff(attempt);
-                if Instant::now() + delay >= limit {
-                    mark(out, &pending, |r| {
-                        append_reason(r, "retries stopped before the invocation deadline");
-                    });
-                    return;
-                }
-                tokio::time::sleep(delay).await;
                 continue;
             }
             Ok(Err(e)) => e,
@@ -309,18 +301,33 @@ async fn send_with_retries(
             r.code = Some(error.code.clone());
             r.reason = Some(reason.clone());
         });
-        if !retryable || attempt >= opts.retry.max_attempts {
+        if !retryable || !wait_for_retry(attempt, opts, limit, out, &pending).await {
             return;
         }
-        let delay = opts.retry.backoff(attempt);
-        if Instant::now() + delay >= limit {
-            mark(out, &pending, |r| {
-                append_reason(r, "retries stopped before the invocation deadline");
-            });
-            return;
-        }
-        tokio::time::sleep(delay).await;
     }
+}
+
+/// Backs off before attempt `attempt + 1`. False when the attempts are used up, or when the
+/// wait would run into the deadline (the pending entries then say so).
+async fn wait_for_retry(
+    attempt: u32,
+    opts: &DispatchOptions,
+    limit: Instant,
+    out: &mut LaneResult,
+    pending: &[usize],
+) -> bool {
+    if attempt >= opts.retry.max_attempts {
+        return false;
+    }
+    let delay = opts.retry.backoff(attempt);
+    if Instant::now() + delay >= limit {
+        mark(out, pending, |r| {
+            append_reason(r, "retries stopped before the invocation deadline");
+        });
+        return false;
+    }
+    tokio::time::sleep(delay).await;
+    true
 }
 
 fn mark(out: &mut LaneResult, positions: &[usize], f: impl Fn(&mut EntryResult)) {
