@@ -99,8 +99,10 @@ fmt:
 	cargo fmt --all
 
 ## Builds the deployable arm64 functions the way `sam deploy` ships them (cargo lambda + zig).
+## --language-extensions (also in samconfig.toml): SAM CLI must expand Fn::ForEach locally.
 build: tools-demo tools-test
-	SAM_CLI_TELEMETRY=0 sam build
+	SAM_CLI_TELEMETRY=0 sam build --language-extensions
+	ls -l .aws-sam/build/*/bootstrap
 
 ## Every benchmark of BENCHMARKS.md: criterion for the pipeline, tables for the rest.
 bench:
