@@ -209,18 +209,17 @@ async fn send_with_retries(
 
     loop {
         attempt += 1;
-        if call.destination.kind() == Kind::Fleet {
-            if let Some(limiter) = &opts.fleet_rate {
-                if !limiter.acquire(limit).await {
-                    mark(out, &pending, |r| {
-                        r.reason = Some(
+        if call.destination.kind() == Kind::Fleet
+            && let Some(limiter) = &opts.fleet_rate
+            && !limiter.acquire(limit).await
+        {
+            mark(out, &pending, |r| {
+                r.reason = Some(
                             "not sent: the fleet publish rate cap leaves no slot before the invocation deadline"
                                 .to_owned(),
                         );
-                    });
-                    return;
-                }
-            }
+            });
+            return;
         }
         let now = Instant::now();
         if now >= limit {

@@ -313,18 +313,18 @@ impl Engine {
                 let found = targets
                     .iter()
                     .position(|t| t.destination == lane.destination);
-                if let (Some(pos), Some(target)) = (found, found.and_then(|p| targets.get(p))) {
-                    if let Some(slot) = slots.get_mut(pos) {
-                        *slot = Some(TargetOutcome {
-                            route: target.route.clone(),
-                            destination: target.destination.clone(),
-                            status: r.status,
-                            retryable: r.retryable,
-                            attempts: r.attempts,
-                            code: r.code,
-                            reason: r.reason,
-                        });
-                    }
+                if let (Some(pos), Some(target)) = (found, found.and_then(|p| targets.get(p)))
+                    && let Some(slot) = slots.get_mut(pos)
+                {
+                    *slot = Some(TargetOutcome {
+                        route: target.route.clone(),
+                        destination: target.destination.clone(),
+                        status: r.status,
+                        retryable: r.retryable,
+                        attempts: r.attempts,
+                        code: r.code,
+                        reason: r.reason,
+                    });
                 }
             }
         }
@@ -434,10 +434,10 @@ impl Engine {
             retries += report.retries;
             throttles += report.throttles;
             for ((outcome, i), group) in report.outcomes.into_iter().zip(positions).zip(groups) {
-                if outcome.status != Status::Delivered {
-                    if let Some(g) = group {
-                        failed_groups.insert(g);
-                    }
+                if outcome.status != Status::Delivered
+                    && let Some(g) = group
+                {
+                    failed_groups.insert(g);
                 }
                 if let Some(slot) = outcomes.get_mut(i) {
                     *slot = Some(outcome);

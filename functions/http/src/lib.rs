@@ -57,12 +57,11 @@ fn stage(req: &Request) -> Option<String> {
 
 fn endpoint(path: &str, stage: Option<&str>) -> Option<Endpoint> {
     let mut path = path.trim_end_matches('/');
-    if let Some(stage) = stage.filter(|s| *s != "$default") {
-        if let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
-            if rest.starts_with('/') {
-                path = rest;
-            }
-        }
+    if let Some(stage) = stage.filter(|s| *s != "$default")
+        && let Some(rest) = path.strip_prefix('/').and_then(|p| p.strip_prefix(stage))
+        && rest.starts_with('/')
+    {
+        path = rest;
     }
     match path {
         "/messages" => Some(Endpoint::Messages),

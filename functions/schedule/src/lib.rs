@@ -171,15 +171,15 @@ fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {
             .id
             .clone()
             .unwrap_or_else(|| outcome.source_id.clone());
-        if let Some(error) = &outcome.error {
-            if outcome.targets.is_empty() {
-                summary.failures.push(Failure {
-                    message: message.clone(),
-                    destination: None,
-                    retryable: outcome.retryable,
-                    reason: error.clone(),
-                });
-            }
+        if let Some(error) = &outcome.error
+            && outcome.targets.is_empty()
+        {
+            summary.failures.push(Failure {
+                message: message.clone(),
+                destination: None,
+                retryable: outcome.retryable,
+                reason: error.clone(),
+            });
         }
         for target in &outcome.targets {
             summary.targets += 1;

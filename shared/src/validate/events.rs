@@ -40,14 +40,14 @@ pub(super) fn check(dest: &Destination, input: &str, msg: &Message) -> Result<()
     }
     // timestamp.timeInMillis: 1 … 2^63−1. Message timestamps are i64 milliseconds, so only the
     // lower bound can be broken.
-    if let Some(ts) = msg.timestamp {
-        if ts < 1 {
-            return Err(ContractError::new(
-                dest,
-                "timestamp.timeInMillis",
-                format!("must be 1 … 2^63−1 milliseconds since the Unix epoch, is {ts}"),
-            ));
-        }
+    if let Some(ts) = msg.timestamp
+        && ts < 1
+    {
+        return Err(ContractError::new(
+            dest,
+            "timestamp.timeInMillis",
+            format!("must be 1 … 2^63−1 milliseconds since the Unix epoch, is {ts}"),
+        ));
     }
     Ok(())
 }

@@ -177,7 +177,7 @@ pub(crate) fn name_rule(fault: NameFault, max: usize, set: &str) -> String {
 /// decoding: the same strings `base64::engine::general_purpose::STANDARD` decodes.
 pub(crate) fn is_base64(text: &str) -> bool {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return false;
     }
     let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();

@@ -130,26 +130,26 @@ pub(super) fn check(
     if let Some(response) = &params.response_topic {
         check_topic(dest, "responseTopic", response, limits)?;
     }
-    if let Some(data) = &params.correlation_data {
-        if !is_base64(data) {
-            return Err(ContractError::new(
-                dest,
-                "correlationData",
-                "must be standard base64 (RFC 4648, with padding)",
-            ));
-        }
+    if let Some(data) = &params.correlation_data
+        && !is_base64(data)
+    {
+        return Err(ContractError::new(
+            dest,
+            "correlationData",
+            "must be standard base64 (RFC 4648, with padding)",
+        ));
     }
     if let Some(props) = &params.user_properties {
         check_user_properties(dest, props)?;
     }
-    if let Some(expiry) = params.message_expiry {
-        if !(0..=MAX_MESSAGE_EXPIRY).contains(&expiry) {
-            return Err(ContractError::new(
-                dest,
-                "messageExpiry",
-                format!("must be 0 … {MAX_MESSAGE_EXPIRY} seconds, is {expiry}"),
-            ));
-        }
+    if let Some(expiry) = params.message_expiry
+        && !(0..=MAX_MESSAGE_EXPIRY).contains(&expiry)
+    {
+        return Err(ContractError::new(
+            dest,
+            "messageExpiry",
+            format!("must be 0 … {MAX_MESSAGE_EXPIRY} seconds, is {expiry}"),
+        ));
     }
     if let Some(content_type) = &params.content_type {
         check_content_type(dest, content_type)?;

@@ -365,10 +365,10 @@ fn parse_data_type(data_type: &str) -> Option<DataType> {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     };
-    if let Some(s) = suffix {
-        if !custom_ok(s) {
-            return None;
-        }
+    if let Some(s) = suffix
+        && !custom_ok(s)
+    {
+        return None;
     }
     match (base, suffix) {
         // `String.Array` (and `String.Array.<custom>`) is the array type; checking such values as

@@ -36,13 +36,13 @@ static SHARED: Mutex<Weak<Process>> = Mutex::new(Weak::new());
 
 /// The moto server for this test; panics (failing the test) when none can be started.
 pub fn moto() -> Moto {
-    if let Ok(url) = std::env::var("MOTO_URL") {
-        if !url.is_empty() {
-            return Moto {
-                url: url.trim_end_matches('/').to_owned(),
-                _process: None,
-            };
-        }
+    if let Ok(url) = std::env::var("MOTO_URL")
+        && !url.is_empty()
+    {
+        return Moto {
+            url: url.trim_end_matches('/').to_owned(),
+            _process: None,
+        };
     }
     let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = shared.upgrade() {

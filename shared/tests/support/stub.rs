@@ -329,10 +329,10 @@ async fn analytics(State(state): Shared, Json(body): Json<Value>) -> Response {
         if m.id.is_empty() || m.id.len() > 128 {
             return violation(&mut state, format!("messageId length {}", m.id.len()));
         }
-        if let Ok(json) = serde_json::from_slice::<Value>(&m.payload) {
-            if let Err(e) = check_field_names(&json, &field_rule) {
-                return violation(&mut state, e);
-            }
+        if let Ok(json) = serde_json::from_slice::<Value>(&m.payload)
+            && let Err(e) = check_field_names(&json, &field_rule)
+        {
+            return violation(&mut state, e);
         }
     }
     state.calls.push(Seen {
