@@ -34,10 +34,9 @@ struct BatchPub {
     message_content: String,
     #[serde(default)]
     qos: u8,
-    /// Accepted for compatibility with Alibaba callers; AWS IoT Core has no instances.
-    #[serde(default)]
-    #[allow(dead_code)]
-    iot_instance_id: Option<String>,
+    /// Accepted for compatibility with Alibaba callers and ignored: AWS IoT Core has no instances.
+    #[serde(default, rename = "IotInstanceId")]
+    _iot_instance_id: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Serialize)]
@@ -262,8 +261,19 @@ mod tests {
             topic_short_name: "get".into(),
             message_content: content.into(),
             qos: 1,
-            iot_instance_id: None,
+            _iot_instance_id: None,
         }
+    }
+
+    #[test]
+    fn alibaba_instance_ids_are_accepted_and_unknown_fields_refused() {
+        let body = r#"{"ProductKey": "pk", "DeviceName": ["d"], "TopicShortName": "get",
+                       "MessageContent": "aGk=", "IotInstanceId": "iot-cn-0pp1n8t"}"#;
+        assert!(serde_json::from_str::<BatchPub>(body).is_ok());
+        let typo = body
+            .replace("Qos", "")
+            .replace("\"IotInstanceId\"", "\"Qso\"");
+        assert!(serde_json::from_str::<BatchPub>(&typo).is_err());
     }
 
     #[test]
