@@ -26,11 +26,12 @@ pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Ve
     if entries.is_empty() {
         return Vec::new();
     }
-    let calls = if ordered || limits.max_bytes.is_none() {
-        pack_in_order(&limits, entries)
+    let plan = if ordered || limits.max_bytes.is_none() {
+        in_order(&limits, &entries)
     } else {
-        pack_unordered(&limits, entries)
+        fewest_unordered(&limits, &entries)
     };
+    let calls = take_calls(entries, plan);
     let calls = calls.into_iter().map(|entries| Call {
         destination: destination.clone(),
         entries,
@@ -52,62 +53,26 @@ pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Ve
     }
 }
 
-struct Bin {
-    entries: Vec<Entry>,
-    bytes: usize,
-}
-
-impl Bin {
-    fn fits(&self, limits: &CallLimits, entry: &Entry) -> bool {
-        self.entries.len() < limits.max_entries
-            && limits
-                .max_bytes
-                .is_none_or(|max| self.bytes + entry.size <= max)
-            && !self.entries.iter().any(|e| e.id == entry.id)
-    }
-
-    fn push(&mut self, entry: Entry) {
-        self.bytes += entry.size;
-        self.entries.push(entry);
-    }
-}
-
-fn pack_in_order(limits: &CallLimits, entries: Vec<Entry>) -> Vec<Vec<Entry>> {
-    let mut calls = Vec::with_capacity(entries.len().div_ceil(limits.max_entries.max(1)));
-    let mut current = Bin {
-        entries: Vec::with_capacity(limits.max_entries.min(entries.len())),
-        bytes: 0,
-    };
-    for entry in entries {
-        if !current.entries.is_empty() && !current.fits(limits, &entry) {
-            calls.push(std::mem::take(&mut current.entries));
-            current.bytes = 0;
-        }
-        current.push(entry);
-    }
-    if !current.entries.is_empty() {
-        calls.push(current.entries);
-    }
-    calls
-}
-
 /// Count and byte limits together make first-fit decreasing weak: it spends a call's entry slots
 /// on mid-sized entries while tiny ones are left for calls of their own (seen on the packing
 /// benchmark: 1,402 IoT Events calls for a lower bound of 1,071). So three packings are
 /// computed on entry indexes and the one with the fewest calls is kept; each is O(n log n) or
-/// less, and the entries themselves are moved once.
-fn pack_unordered(limits: &CallLimits, entries: Vec<Entry>) -> Vec<Vec<Entry>> {
-    let candidates = [
-        first_fit_decreasing(limits, &entries),
-        largest_then_smallest(limits, &entries),
-        in_order(limits, &entries),
-    ];
-    let best = candidates
-        .into_iter()
-        .min_by_key(Vec::len)
-        .unwrap_or_default();
+/// less, and the entries themselves are moved once, by `take_calls`.
+fn fewest_unordered(limits: &CallLimits, entries: &[Entry]) -> Vec<Vec<usize>> {
+    [
+        first_fit_decreasing(limits, entries),
+        largest_then_smallest(limits, entries),
+        in_order(limits, entries),
+    ]
+    .into_iter()
+    .min_by_key(Vec::len)
+    .unwrap_or_default()
+}
+
+/// Moves each entry into the call its index was packed into.
+fn take_calls(entries: Vec<Entry>, plan: Vec<Vec<usize>>) -> Vec<Vec<Entry>> {
     let mut slots: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
-    best.into_iter()
+    plan.into_iter()
         .map(|call| {
             call.into_iter()
                 .filter_map(|i| slots.get_mut(i).and_then(Option::take))
