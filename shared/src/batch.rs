@@ -15,7 +15,7 @@ pub struct Lane {
 ///
 /// Ordered destinations keep entry order: the calls are consecutive runs of the input, filled
 /// greedily, which is the fewest calls any order-keeping split can make. Unordered destinations
-/// with a byte limit use first-fit decreasing. Each call also keeps entry ids unique, which
+/// with a byte limit get the best of three packings (`fewest_unordered`). Each call also keeps entry ids unique, which
 /// IoT Analytics and IoT Events require within a batch; only two messages sharing an id can
 /// break a run early.
 ///

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use fanout::destination::{Destination, EntryParams, PublishParams, Target};
 use fanout::engine::Inbound;
 use fanout::message::{Message, Payload};
 use fanout::outcome::{Status, TargetStatus};
-use fanout::routes::MAX_FLEET_DEVICES;
+use fanout::routes::{MAX_FLEET_DEVICES, Routed, RoutingTable};
+use fanout::validate::ContractLimits;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
+use serde_json::{Map, json};
 
 use crate::{HttpApp, body_text, check_content_type, deadline, reply, request_id};
 
@@ -98,9 +98,9 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
     };
     let Checked {
         devices,
-        targets,
+        fleet,
         content,
-    } = match check(request) {
+    } = match check(request, &http.app.engine.config().limits) {
         Ok(checked) => checked,
         Err(message) => return invalid(400, message),
     };
@@ -111,6 +111,11 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
         attributes: Map::new(),
         timestamp: None,
         payload: Payload::Binary(Arc::from(content)),
+    };
+    let targets = match fleet.route(&msg) {
+        Ok(Routed::Targets(targets)) => targets,
+        Ok(Routed::Dropped | Routed::Rejected) => Vec::new(),
+        Err(e) => return invalid(400, e.to_string()),
     };
     let inbound = vec![Inbound {
         targets: Some(targets),
@@ -163,15 +168,15 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
     }
 }
 
-/// A request BatchPub would accept: the devices in order, one publish target each, the content.
+/// A request BatchPub would accept: the devices in order, a fleet target for them, the content.
 struct Checked {
     devices: Vec<String>,
-    targets: Vec<Target>,
+    fleet: RoutingTable,
     content: Vec<u8>,
 }
 
 /// Checks the request as BatchPub would and builds one publish target per device.
-fn check(request: BatchPub) -> Result<Checked, String> {
+fn check(request: BatchPub, limits: &ContractLimits) -> Result<Checked, String> {
     name("ProductKey", &request.product_key, 64)?;
     if request.topic_short_name.is_empty()
         || request.topic_short_name.len() > 64
@@ -210,28 +215,19 @@ fn check(request: BatchPub) -> Result<Checked, String> {
             content.len()
         ));
     }
-    let route: Arc<str> = Arc::from(ROUTE);
-    let targets = request
-        .device_name
-        .iter()
-        .map(|device| Target {
-            route: Arc::clone(&route),
-            destination: Destination::Fleet {
-                topic: format!(
-                    "/{}/{device}/user/{}",
-                    request.product_key, request.topic_short_name
-                ),
-            },
-            params: EntryParams::Publish(PublishParams {
-                qos: request.qos,
-                ..PublishParams::default()
-            }),
-            ordered: false,
-        })
-        .collect();
+    // The routing table's fleet target gives the topic layout; the names above hold no `$`, so
+    // they are taken literally, not as templates.
+    let fleet = json!({
+        "type": "fleet",
+        "productKey": request.product_key,
+        "devices": request.device_name,
+        "topicShortName": request.topic_short_name,
+        "qos": request.qos,
+    });
+    let fleet = RoutingTable::single(ROUTE, &[fleet], limits).map_err(|e| e.to_string())?;
     Ok(Checked {
         devices: request.device_name,
-        targets,
+        fleet,
         content,
     })
 }
@@ -280,14 +276,28 @@ mod tests {
     fn builds_one_topic_per_device() {
         let Checked {
             devices,
-            targets,
+            fleet,
             content,
-        } = check(req(&["d1", "d2"], "aGVsbG8=")).ok().unwrap();
+        } = check(req(&["d1", "d2"], "aGVsbG8="), &ContractLimits::default())
+            .ok()
+            .unwrap();
         assert_eq!(devices, ["d1", "d2"]);
         assert_eq!(content, b"hello");
+        let msg = Message::decode(r#"{"id": "r", "payload": 1}"#, None).unwrap();
+        let Ok(Routed::Targets(targets)) = fleet.route(&msg) else {
+            panic!()
+        };
+        let topics: Vec<String> = targets.iter().map(|t| t.destination.to_string()).collect();
         assert_eq!(
-            targets[1].destination.to_string(),
-            "fleet:/a1BwAGV/d2/user/get"
+            topics,
+            ["fleet:/a1BwAGV/d1/user/get", "fleet:/a1BwAGV/d2/user/get"]
+        );
+        assert_eq!(
+            targets[0].params,
+            fanout::destination::EntryParams::Publish(fanout::destination::PublishParams {
+                qos: 1,
+                ..Default::default()
+            })
         );
     }
 
@@ -296,37 +306,47 @@ mod tests {
         let many: Vec<String> = (0..101).map(|i| format!("d{i}")).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(
-            check(req(&refs, "aGVsbG8="))
+            check(req(&refs, "aGVsbG8="), &ContractLimits::default())
                 .err()
                 .unwrap()
                 .contains("1 to 100")
         );
-        assert!(check(req(&refs[..100], "aGVsbG8=")).is_ok());
-        assert!(check(req(&[], "aGVsbG8=")).is_err());
+        assert!(check(req(&refs[..100], "aGVsbG8="), &ContractLimits::default()).is_ok());
+        assert!(check(req(&[], "aGVsbG8="), &ContractLimits::default()).is_err());
         assert!(
-            check(req(&["a/b"], "aGVsbG8="))
+            check(req(&["a/b"], "aGVsbG8="), &ContractLimits::default())
                 .err()
                 .unwrap()
                 .starts_with("DeviceName[0]")
         );
-        assert!(check(req(&["${id}"], "aGVsbG8=")).is_err());
+        assert!(check(req(&["${id}"], "aGVsbG8="), &ContractLimits::default()).is_err());
         assert!(
-            check(req(&["a", "a"], "aGVsbG8="))
+            check(req(&["a", "a"], "aGVsbG8="), &ContractLimits::default())
                 .err()
                 .unwrap()
                 .contains("twice")
         );
         assert!(
-            check(req(&["a"], "not base64!"))
+            check(req(&["a"], "not base64!"), &ContractLimits::default())
                 .err()
                 .unwrap()
                 .starts_with("MessageContent")
         );
         let mut r = req(&["a"], "aGVsbG8=");
         r.qos = 2;
-        assert!(check(r).err().unwrap().starts_with("Qos"));
+        assert!(
+            check(r, &ContractLimits::default())
+                .err()
+                .unwrap()
+                .starts_with("Qos")
+        );
         let mut r = req(&["a"], "aGVsbG8=");
         r.topic_short_name = "a/+".into();
-        assert!(check(r).err().unwrap().starts_with("TopicShortName"));
+        assert!(
+            check(r, &ContractLimits::default())
+                .err()
+                .unwrap()
+                .starts_with("TopicShortName")
+        );
     }
 }
