@@ -1,6 +1,6 @@
 //! The message envelope: decoding one JSON message from a trigger, with errors that name the field.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,19 +29,123 @@ pub struct Message {
     pub payload: Payload,
 }
 
-/// The payload, kept as the exact bytes the producer sent plus, for JSON, the parsed value
-/// that patterns, templates and contract checks read.
+/// The payload, kept as the exact bytes the producer sent.
 #[derive(Debug, Clone)]
 pub enum Payload {
-    Json { raw: Arc<str>, value: Value },
+    Json(JsonPayload),
     Binary(Arc<[u8]>),
+}
+
+/// A JSON payload: its exact text, checked at decode to parse as `serde_json` would parse it,
+/// and the parsed value, built on first use. Most routes read only the topic and attributes, and
+/// building a `Value` (an allocation per key and string) was a quarter of the routing pipeline's
+/// time (BENCHMARKS.md).
+#[derive(Debug, Clone)]
+pub struct JsonPayload {
+    raw: Arc<str>,
+    value: OnceLock<Value>,
+}
+
+impl JsonPayload {
+    /// Checks `text` the way [`Message::decode`] checks a payload: at most [`MAX_DEPTH`] levels,
+    /// and accepted by `serde_json`'s `Value` parser (numbers within `f64`, valid escapes).
+    pub fn parse(text: &str) -> Result<JsonPayload, MessageError> {
+        if nesting_depth(text.as_bytes()) > MAX_DEPTH {
+            return Err(MessageError::TooDeep);
+        }
+        let mut parser = serde_json::Deserializer::from_str(text);
+        serde::de::DeserializeSeed::deserialize(ParsesAsValue, &mut parser)
+            .and_then(|()| parser.end())
+            .map_err(|e| MessageError::field("payload", e.to_string()))?;
+        Ok(JsonPayload {
+            raw: Arc::from(text),
+            value: OnceLock::new(),
+        })
+    }
+
+    /// The exact text the producer sent.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The parsed value, built once on first use.
+    pub fn value(&self) -> &Value {
+        // `parse` checked the text with the parser used here, so the fallback is unreachable.
+        self.value
+            .get_or_init(|| serde_json::from_str(&self.raw).unwrap_or(Value::Null))
+    }
+}
+
+/// The `Visitor` methods of a walk over JSON text that accepts every scalar (`serde_json` has
+/// already parsed it: numbers converted, strings unescaped) and looks only at arrays and objects.
+macro_rules! accept_json_scalars {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+pub(crate) use accept_json_scalars;
+
+/// Parses a JSON value as `serde_json` parses it into a `Value`, building nothing: numbers are
+/// converted (`1e400` is refused, as by `Value`) and strings unescaped (lone surrogates are refused).
+struct ParsesAsValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ParsesAsValue {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    accept_json_scalars!();
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(ParsesAsValue)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(ParsesAsValue)?.is_some() {
+            map.next_value_seed(ParsesAsValue)?;
+        }
+        Ok(())
+    }
 }
 
 impl Payload {
     /// The bytes a destination receives.
     pub fn bytes(&self) -> &[u8] {
         match self {
-            Payload::Json { raw, .. } => raw.as_bytes(),
+            Payload::Json(json) => json.raw.as_bytes(),
             Payload::Binary(bytes) => bytes,
         }
     }
@@ -49,7 +153,7 @@ impl Payload {
     /// The bytes as a shared buffer, so every target of a message reuses one allocation.
     pub fn shared_bytes(&self) -> Arc<[u8]> {
         match self {
-            Payload::Json { raw, .. } => Arc::<[u8]>::from(Arc::clone(raw)),
+            Payload::Json(json) => Arc::<[u8]>::from(Arc::clone(&json.raw)),
             Payload::Binary(bytes) => Arc::clone(bytes),
         }
     }
@@ -57,7 +161,7 @@ impl Payload {
     /// The parsed JSON value, when the payload is JSON.
     pub fn json(&self) -> Option<&Value> {
         match self {
-            Payload::Json { value, .. } => Some(value),
+            Payload::Json(json) => Some(json.value()),
             Payload::Binary(_) => None,
         }
     }
@@ -280,15 +384,7 @@ fn decode_json_payload(raw: &RawValue) -> Result<Payload, MessageError> {
             limit: MAX_PAYLOAD_BYTES,
         });
     }
-    if nesting_depth(text.as_bytes()) > MAX_DEPTH {
-        return Err(MessageError::TooDeep);
-    }
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| MessageError::field("payload", e.to_string()))?;
-    Ok(Payload::Json {
-        raw: Arc::from(text),
-        value,
-    })
+    JsonPayload::parse(text).map(Payload::Json)
 }
 
 fn decode_binary_payload(raw: &RawValue) -> Result<Payload, MessageError> {
@@ -456,6 +552,27 @@ mod tests {
                 "{body}: got `{err}`, wanted `{expected}`"
             );
         }
+    }
+
+    #[test]
+    fn json_payloads_parse_as_serde_json_values_would() {
+        // The checks at decode stand in for building the value: what `Value` refuses is refused.
+        for payload in [r#"{"x": 1e400}"#, r#"["\ud800"]"#, r#"{"\udfff": 1}"#] {
+            let by_value = serde_json::from_str::<Value>(payload).unwrap_err();
+            let body = format!(r#"{{"id":"a","payload":{payload}}}"#);
+            assert_eq!(
+                Message::decode(&body, None).unwrap_err(),
+                MessageError::field("payload", by_value.to_string()),
+                "{payload}"
+            );
+        }
+        assert!(JsonPayload::parse("1 2").is_err());
+        // The value is built on first use, from the exact text.
+        let m = Message::decode(r#"{"id":"a","payload":{"k":[1,"\u00e9",null]}}"#, None).unwrap();
+        assert_eq!(
+            m.payload.json(),
+            Some(&serde_json::json!({"k": [1, "é", null]}))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::message::{Message, Payload, json_type};
+use crate::message::{Message, json_type};
 
 /// A parsed template: literal text and variables, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -213,12 +213,10 @@ fn render_var(
             push_scalar(value, out).map_err(fail)?;
         }
         Var::Payload(keys) => {
-            let root = match &msg.payload {
-                Payload::Json { value, .. } => value,
-                Payload::Binary(_) => {
-                    return Err(fail("the payload is binary, not JSON".to_owned()));
-                }
-            };
+            let root = msg
+                .payload
+                .json()
+                .ok_or_else(|| fail("the payload is binary, not JSON".to_owned()))?;
             let value = keys.iter().try_fold(root, |value, key| match value {
                 Value::Object(map) => map.get(key),
                 Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),

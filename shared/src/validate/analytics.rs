@@ -1,6 +1,10 @@
 //! IoT Analytics `BatchPutMessage`: channel names, the configurable payload cap and payload field names.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{ContractError, ContractLimits, Path, ascii_name, name_rule};
 use crate::destination::Destination;
@@ -15,9 +19,6 @@ const FIELD_NAME_PATTERN: &str = r"^[A-Za-z_]([A-Za-z0-9]*|[A-Za-z0-9][A-Za-z0-9
 /// Objects with more keys than this are checked for case-insensitive duplicates by sorting
 /// (one allocation) rather than pairwise (none).
 const PAIRWISE_KEYS: usize = 16;
-/// serde_json refuses to parse deeper documents; a hand-built `Value` could still be deeper, and
-/// the walk must not overflow the stack on it.
-const MAX_WALK_DEPTH: usize = 128;
 
 /// `FIELD_NAME_PATTERN` as byte tests: one letter or `_`, then nothing, or an ASCII letter or
 /// digit followed by letters, digits and `_` (the first alternative, all letters and digits, is
@@ -77,42 +78,125 @@ pub(super) fn check(
         ));
     }
     // Binary payloads are decoded by a pipeline activity; their field names are not ours to check.
-    match payload.json() {
-        Some(value) => check_fields(dest, value, &Path::root("payload"), 0),
-        None => Ok(()),
+    match payload {
+        Payload::Json(json) => check_fields(dest, json.raw()),
+        Payload::Binary(_) => Ok(()),
     }
 }
 
-/// Every object key at every depth (inside arrays too) follows the field-name rules.
-fn check_fields(
-    dest: &Destination,
-    value: &Value,
-    path: &Path<'_>,
-    depth: usize,
-) -> Result<(), ContractError> {
-    if depth > MAX_WALK_DEPTH {
-        return Err(ContractError::new(
+/// Every object key at every depth (inside arrays too) follows the field-name rules. Walks the
+/// payload's text instead of its `Value`, so a route that sends to IoT Analytics does not pay
+/// for building one.
+fn check_fields(dest: &Destination, text: &str) -> Result<(), ContractError> {
+    let mut found = None;
+    let walk = Fields {
+        dest,
+        path: Path::root("payload"),
+        found: &mut found,
+    };
+    let parsed = walk.deserialize(&mut serde_json::Deserializer::from_str(text));
+    match (found, parsed) {
+        (Some(error), _) => Err(error),
+        (None, Ok(())) => Ok(()),
+        // Decoding checked the text already; a payload built around it still gets a clear error.
+        (None, Err(e)) => Err(ContractError::new(
             dest,
-            path.render(),
-            format!("nests deeper than {MAX_WALK_DEPTH} levels"),
-        ));
+            "payload",
+            format!("is not valid JSON: {e}"),
+        )),
     }
-    match value {
-        Value::Object(map) => {
-            for key in map.keys() {
-                check_field_name(dest, key, &path.key(key))?;
-            }
-            check_case_duplicates(dest, map, path)?;
-            for (key, child) in map {
-                check_fields(dest, child, &path.key(key), depth + 1)?;
-            }
-            Ok(())
+}
+
+/// One value of the walk: where it is, and where the first broken rule goes (the walk then
+/// stops with a placeholder parse error).
+struct Fields<'p, 'f> {
+    dest: &'p Destination,
+    path: Path<'p>,
+    found: &'f mut Option<ContractError>,
+}
+
+impl Fields<'_, '_> {
+    fn fail<E: de::Error>(self, error: ContractError) -> E {
+        *self.found = Some(error);
+        E::custom("field name rule")
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Fields<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    crate::message::accept_json_scalars!();
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(Fields {
+                dest: self.dest,
+                path: self.path.index(i),
+                found: &mut *self.found,
+            })?
+            .is_some()
+        {
+            i += 1;
         }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| check_fields(dest, item, &path.index(i), depth + 1)),
-        _ => Ok(()),
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys: Vec<Key<'de>> = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if let Err(e) = check_field_name(self.dest, &key.0, &self.path.key(&key.0)) {
+                return Err(self.fail(e));
+            }
+            keys.push(key);
+            let Some(key) = keys.last() else { break };
+            map.next_value_seed(Fields {
+                dest: self.dest,
+                path: self.path.key(&key.0),
+                found: &mut *self.found,
+            })?;
+        }
+        match check_case_duplicates(self.dest, &keys, &self.path) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+}
+
+/// An object key, borrowed from the payload's text unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -138,40 +222,41 @@ fn check_field_name(dest: &Destination, key: &str, path: &Path<'_>) -> Result<()
     Ok(())
 }
 
-/// IoT Analytics field names are case-insensitive: `foo` and `FOO` in one object are duplicates.
-/// Runs after every key matched the (ASCII-only) pattern, so ASCII case folding is exact.
+/// IoT Analytics field names are case-insensitive: `foo` and `FOO` in one object are duplicates
+/// (and so is the same key twice). Runs after every key matched the (ASCII-only) pattern, so
+/// ASCII case folding is exact. The error names the later key, in document order.
 fn check_case_duplicates(
     dest: &Destination,
-    map: &Map<String, Value>,
+    keys: &[Key<'_>],
     path: &Path<'_>,
 ) -> Result<(), ContractError> {
-    let duplicate = if map.len() <= PAIRWISE_KEYS {
-        let mut found = None;
-        for (i, a) in map.keys().enumerate() {
-            if let Some(b) = map.keys().skip(i + 1).find(|b| b.eq_ignore_ascii_case(a)) {
-                found = Some((a.as_str(), b.as_str()));
-                break;
-            }
-        }
-        found
+    let duplicate = if keys.len() <= PAIRWISE_KEYS {
+        keys.iter().enumerate().find_map(|(i, later)| {
+            keys.iter()
+                .take(i)
+                .find(|earlier| earlier.0.eq_ignore_ascii_case(&later.0))
+                .map(|earlier| (earlier.0.as_ref(), later.0.as_ref()))
+        })
     } else {
-        let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
-        keys.sort_unstable_by(|a, b| {
+        let mut sorted: Vec<(usize, &str)> =
+            keys.iter().map(|k| k.0.as_ref()).enumerate().collect();
+        sorted.sort_unstable_by(|(ia, a), (ib, b)| {
             a.bytes()
                 .map(|c| c.to_ascii_lowercase())
                 .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+                .then(ia.cmp(ib))
         });
-        keys.windows(2).find_map(|w| match w {
-            [a, b] if a.eq_ignore_ascii_case(b) => Some((*a, *b)),
+        sorted.windows(2).find_map(|w| match w {
+            [(_, a), (_, b)] if a.eq_ignore_ascii_case(b) => Some((*a, *b)),
             _ => None,
         })
     };
     match duplicate {
-        Some((first, second)) => {
+        Some((earlier, later)) => {
             let mut rule = String::from("field name duplicates `");
-            super::push_key(&mut rule, first);
+            super::push_key(&mut rule, earlier);
             rule.push_str("` (IoT Analytics field names are case-insensitive)");
-            Err(ContractError::new(dest, path.key(second).render(), rule))
+            Err(ContractError::new(dest, path.key(later).render(), rule))
         }
         None => Ok(()),
     }
@@ -272,10 +357,19 @@ mod tests {
     #[test]
     fn case_insensitive_duplicates() {
         let e = run(r#"{"foo": 1, "FOO": 2}"#).unwrap_err();
-        assert_eq!(e.field, "payload.foo");
+        assert_eq!(e.field, "payload.FOO");
         assert_eq!(
             e.rule,
-            "field name duplicates `FOO` (IoT Analytics field names are case-insensitive)"
+            "field name duplicates `foo` (IoT Analytics field names are case-insensitive)"
+        );
+        // The same key twice is ambiguous too (a parser keeps one of the two values).
+        let e = run(r#"{"a": {"x": 1, "x": 2}}"#).unwrap_err();
+        assert_eq!(e.field, "payload.a.x");
+        // Escaped keys are unescaped before the rules apply.
+        assert_eq!(run(r#"{"\u0061b": 1}"#), Ok(()));
+        assert_eq!(
+            run(r#"{"ab": 1, "\u0041B": 2}"#).unwrap_err().field,
+            "payload.AB"
         );
         assert!(run(r#"{"a": {"Temp": 1, "tEMP": 2}}"#).is_err());
         // Same name in different objects is fine.

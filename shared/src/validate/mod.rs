@@ -300,7 +300,7 @@ pub(crate) mod testing {
     use std::sync::Arc;
 
     use crate::destination::{Destination, EntryParams, Target};
-    use crate::message::{Message, Payload};
+    use crate::message::{JsonPayload, Message, Payload};
 
     pub(crate) fn msg(payload_json: &str) -> Message {
         Message::decode(&format!(r#"{{"id":"m-1","payload":{payload_json}}}"#), None).unwrap()
@@ -320,13 +320,9 @@ pub(crate) mod testing {
     /// A JSON string payload of exactly `len` raw bytes, built without the envelope, whose own
     /// 256 KiB cap would refuse the limit+1 cases of the largest destinations.
     pub(crate) fn raw_sized(len: usize) -> Message {
-        let raw = format!("\"{}\"", "x".repeat(len - 2));
-        let value = serde_json::from_str(&raw).unwrap();
         let mut m = msg("0");
-        m.payload = Payload::Json {
-            raw: Arc::from(raw),
-            value,
-        };
+        m.payload =
+            Payload::Json(JsonPayload::parse(&format!("\"{}\"", "x".repeat(len - 2))).unwrap());
         m
     }
 

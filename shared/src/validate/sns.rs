@@ -41,7 +41,7 @@ const MAX_NUMBER_MAGNITUDE: f64 = 1e126;
 /// text; binary payloads as standard base64 (RFC 4648, padded), which subscribers decode.
 pub fn sns_body(payload: &Payload) -> Cow<'_, [u8]> {
     match payload {
-        Payload::Json { raw, .. } => Cow::Borrowed(raw.as_bytes()),
+        Payload::Json(json) => Cow::Borrowed(json.raw().as_bytes()),
         Payload::Binary(bytes) => Cow::Owned(BASE64.encode(bytes).into_bytes()),
     }
 }
@@ -49,7 +49,7 @@ pub fn sns_body(payload: &Payload) -> Cow<'_, [u8]> {
 /// Length of [`sns_body`] without building it: padded base64 is 4 bytes per started 3.
 fn body_len(payload: &Payload) -> usize {
     match payload {
-        Payload::Json { raw, .. } => raw.len(),
+        Payload::Json(json) => json.raw().len(),
         Payload::Binary(bytes) => bytes.len().div_ceil(3).saturating_mul(4),
     }
 }
