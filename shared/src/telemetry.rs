@@ -1,16 +1,19 @@
 //! Logging set-up for the functions: JSON lines in Lambda (one per event, with the request id
 //! from the runtime's span), readable text locally. Never logs payloads.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Installs the global subscriber once; later calls do nothing. Level from `RUST_LOG`
-/// (default `info`).
+/// Installs the global subscriber once; later calls do nothing. Levels from `RUST_LOG`
+/// (`info` by default; `debug`, or per target: `info,fanout=debug,aws_smithy_runtime=warn`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_target(false);
     let result = if in_lambda {
         builder
             .json()
@@ -18,9 +21,11 @@ pub fn init() {
             .with_span_list(false)
             // CloudWatch stamps each line itself.
             .without_time()
+            .finish()
+            .with(filter)
             .try_init()
     } else {
-        builder.compact().try_init()
+        builder.compact().finish().with(filter).try_init()
     };
     // Already installed (e.g. by a test): keep the first one.
     drop(result);

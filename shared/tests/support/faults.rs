@@ -3,8 +3,7 @@
 
 use std::collections::HashSet;
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use fanout::app::App;
 use fanout::config::Config;
 use fanout::destination::Destination;
@@ -32,13 +31,12 @@ pub fn destinations() -> [Destination; 2] {
 
 /// The app as `main` builds it, with fast backoff and the SDK pointed at the stub.
 pub async fn app(stub: &Stub, margin_ms: u64) -> App {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let sdk = fanout::sink::aws::sdk_config_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
         .endpoint_url(&stub.url)
-        .retry_config(RetryConfig::disabled())
         .load()
         .await;
     let margin = margin_ms.to_string();

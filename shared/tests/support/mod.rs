@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_sns::config::Credentials;
 use fanout::destination::{Destination, EntryParams};
 use fanout::dispatch::{DispatchOptions, RetryPolicy};
@@ -19,11 +18,10 @@ use tokio::time::Instant;
 
 /// SDK config with static test credentials, region us-east-1 and every service at `endpoint`.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    fanout::sink::aws::sdk_config_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .endpoint_url(endpoint)
-        .retry_config(RetryConfig::disabled())
         .load()
         .await
 }
