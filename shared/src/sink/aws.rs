@@ -38,8 +38,9 @@ pub fn sdk_config_loader() -> ConfigLoader {
 }
 
 /// The HTTPS client every SDK client shares: rustls with the ring crypto provider. The SDK's
-/// default (rustls on aws-lc) added 2.3 MB to each function binary (BENCHMARKS.md); the client
-/// loads the platform's root certificates on its first connection, not at cold start.
+/// default is rustls on aws-lc, whose static library made each function binary about 2 MB larger
+/// (BENCHMARKS.md, binary size). Either way the platform's root certificates are read when the
+/// clients are built, at cold start, so the first call does not pay for it.
 fn http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
