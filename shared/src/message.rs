@@ -1,5 +1,6 @@
 //! The message envelope: decoding one JSON message from a trigger, with errors that name the field.
 
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
@@ -50,13 +51,18 @@ impl JsonPayload {
     /// Checks `text` the way [`Message::decode`] checks a payload: at most [`MAX_DEPTH`] levels,
     /// and accepted by `serde_json`'s `Value` parser (numbers within `f64`, valid escapes).
     pub fn parse(text: &str) -> Result<JsonPayload, MessageError> {
-        if nesting_depth(text.as_bytes()) > MAX_DEPTH {
-            return Err(MessageError::TooDeep);
-        }
+        let too_deep = Cell::new(false);
+        let check = ParsesAsValue {
+            depth: 0,
+            too_deep: &too_deep,
+        };
         let mut parser = serde_json::Deserializer::from_str(text);
-        serde::de::DeserializeSeed::deserialize(ParsesAsValue, &mut parser)
+        serde::de::DeserializeSeed::deserialize(check, &mut parser)
             .and_then(|()| parser.end())
-            .map_err(|e| MessageError::field("payload", e.to_string()))?;
+            .map_err(|e| match too_deep.get() {
+                true => MessageError::TooDeep,
+                false => MessageError::field("payload", e.to_string()),
+            })?;
         Ok(JsonPayload {
             raw: Arc::from(text),
             value: OnceLock::new(),
@@ -108,10 +114,28 @@ macro_rules! accept_json_scalars {
 pub(crate) use accept_json_scalars;
 
 /// Parses a JSON value as `serde_json` parses it into a `Value`, building nothing: numbers are
-/// converted (`1e400` is refused, as by `Value`) and strings unescaped (lone surrogates are refused).
-struct ParsesAsValue;
+/// converted (`1e400` is refused, as by `Value`) and strings unescaped (lone surrogates are
+/// refused). Stops past [`MAX_DEPTH`] levels of arrays and objects.
+#[derive(Clone, Copy)]
+struct ParsesAsValue<'a> {
+    depth: usize,
+    too_deep: &'a Cell<bool>,
+}
 
-impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue {
+impl ParsesAsValue<'_> {
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep.set(true);
+            return Err(E::custom("too deep"));
+        }
+        Ok(ParsesAsValue {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue<'_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -119,7 +143,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for ParsesAsValue {
+impl<'de> serde::de::Visitor<'de> for ParsesAsValue<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,13 +153,15 @@ impl<'de> serde::de::Visitor<'de> for ParsesAsValue {
     accept_json_scalars!();
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(ParsesAsValue)?.is_some() {}
+        let inner = self.nested()?;
+        while seq.next_element_seed(inner)?.is_some() {}
         Ok(())
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_key_seed(ParsesAsValue)?.is_some() {
-            map.next_value_seed(ParsesAsValue)?;
+        let inner = self.nested()?;
+        while map.next_key_seed(inner)?.is_some() {
+            map.next_value_seed(inner)?;
         }
         Ok(())
     }
@@ -412,32 +438,6 @@ fn decode_binary_payload(raw: &RawValue) -> Result<Payload, MessageError> {
     Ok(Payload::Binary(Arc::from(bytes)))
 }
 
-/// Deepest nesting of arrays/objects, ignoring brackets inside strings.
-fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
-    for &b in bytes {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
-}
-
 /// The JSON type name used in error messages.
 pub fn json_type(v: &Value) -> &'static str {
     match v {
@@ -594,6 +594,12 @@ mod tests {
             Message::decode(&deep, None).unwrap_err(),
             MessageError::TooDeep
         );
+        let deepest = format!(
+            r#"{{"id":"a","payload":{}1{}}}"#,
+            "[{\"k\":".repeat(MAX_DEPTH / 2),
+            "}]".repeat(MAX_DEPTH / 2)
+        );
+        assert!(Message::decode(&deepest, None).is_ok(), "{MAX_DEPTH} levels pass");
         let strings = format!(r#"{{"id":"a","payload":"{}"}}"#, "[".repeat(500));
         assert!(Message::decode(&strings, None).is_ok());
     }

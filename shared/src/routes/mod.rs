@@ -384,20 +384,22 @@ fn render_all(
 /// One target per destination: a message matching several routes that name the same
 /// destination is sent there once (the first route's parameters win; ordering is kept if any asked).
 fn dedup_destinations(targets: &mut Vec<Target>) {
-    if targets.len() < 2 {
-        return;
-    }
-    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
-    for target in targets.drain(..) {
-        match kept
-            .iter_mut()
-            .find(|k| k.destination == target.destination)
-        {
-            Some(existing) => existing.ordered |= target.ordered,
-            None => kept.push(target),
+    let mut at = 1;
+    while let Some(target) = targets.get(at) {
+        let earlier = targets
+            .iter()
+            .take(at)
+            .position(|k| k.destination == target.destination);
+        match earlier {
+            Some(first) => {
+                let ordered = targets.remove(at).ordered;
+                if let Some(kept) = targets.get_mut(first) {
+                    kept.ordered |= ordered;
+                }
+            }
+            None => at += 1,
         }
     }
-    *targets = kept;
 }
 
 #[cfg(test)]

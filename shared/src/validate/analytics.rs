@@ -16,8 +16,8 @@ const MAX_CHANNEL_CHARS: usize = 128;
 const MAX_FIELD_NAME_CHARS: usize = 255;
 /// The seed document's field-name rule, taken exactly ("In regular expression terms: …").
 const FIELD_NAME_PATTERN: &str = r"^[A-Za-z_]([A-Za-z0-9]*|[A-Za-z0-9][A-Za-z0-9_]*)$";
-/// Objects with more keys than this are checked for case-insensitive duplicates by sorting
-/// (one allocation) rather than pairwise (none).
+/// Objects with more keys than this are checked for case-insensitive duplicates by sorting their
+/// hashes (one allocation) rather than pairwise (none).
 const PAIRWISE_KEYS: usize = 16;
 
 /// `FIELD_NAME_PATTERN` as byte tests: one letter or `_`, then nothing, or an ASCII letter or
@@ -157,14 +157,14 @@ impl<'de> Visitor<'de> for Fields<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut keys: Vec<Key<'de>> = Vec::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            if let Err(e) = check_field_name(self.dest, &key.0, &self.path.key(&key.0)) {
+            if let Err(e) = check_field_name(self.dest, &key.name, &self.path.key(&key.name)) {
                 return Err(self.fail(e));
             }
             keys.push(key);
             let Some(key) = keys.last() else { break };
             map.next_value_seed(Fields {
                 dest: self.dest,
-                path: self.path.key(&key.0),
+                path: self.path.key(&key.name),
                 found: &mut *self.found,
             })?;
         }
@@ -175,8 +175,22 @@ impl<'de> Visitor<'de> for Fields<'_, '_> {
     }
 }
 
-/// An object key, borrowed from the payload's text unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
+/// An object key, borrowed from the payload's text unless it holds escapes, with its
+/// case-folded hash.
+struct Key<'de> {
+    name: Cow<'de, str>,
+    folded: u64,
+}
+
+impl<'de> Key<'de> {
+    fn new(name: Cow<'de, str>) -> Self {
+        // FNV-1a over the lower-cased bytes: equal for names equal ignoring ASCII case.
+        let folded = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+        });
+        Key { name, folded }
+    }
+}
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -189,11 +203,11 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
 
             fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(key)))
+                Ok(Key::new(Cow::Borrowed(key)))
             }
 
             fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key.to_owned())))
+                Ok(Key::new(Cow::Owned(key.to_owned())))
             }
         }
         d.deserialize_str(KeyVisitor)
@@ -230,33 +244,42 @@ fn check_case_duplicates(
     keys: &[Key<'_>],
     path: &Path<'_>,
 ) -> Result<(), ContractError> {
+    // Names are compared by a case-folded hash first, and only equal hashes by their text.
+    let same =
+        |a: &Key<'_>, b: &Key<'_>| a.folded == b.folded && a.name.eq_ignore_ascii_case(&b.name);
     let duplicate = if keys.len() <= PAIRWISE_KEYS {
         keys.iter().enumerate().find_map(|(i, later)| {
             keys.iter()
                 .take(i)
-                .find(|earlier| earlier.0.eq_ignore_ascii_case(&later.0))
-                .map(|earlier| (earlier.0.as_ref(), later.0.as_ref()))
+                .find(|earlier| same(earlier, later))
+                .map(|earlier| (earlier, later))
         })
     } else {
-        let mut sorted: Vec<(usize, &str)> =
-            keys.iter().map(|k| k.0.as_ref()).enumerate().collect();
-        sorted.sort_unstable_by(|(ia, a), (ib, b)| {
-            a.bytes()
-                .map(|c| c.to_ascii_lowercase())
-                .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-                .then(ia.cmp(ib))
-        });
-        sorted.windows(2).find_map(|w| match w {
-            [(_, a), (_, b)] if a.eq_ignore_ascii_case(b) => Some((*a, *b)),
-            _ => None,
-        })
+        let mut order: Vec<&Key<'_>> = keys.iter().collect();
+        // Stable: within equal hashes, document order.
+        order.sort_by_key(|k| k.folded);
+        order
+            .iter()
+            .enumerate()
+            .flat_map(|(i, earlier)| {
+                order
+                    .iter()
+                    .skip(i + 1)
+                    .take_while(|later| later.folded == earlier.folded)
+                    .map(move |later| (*earlier, *later))
+            })
+            .find(|(earlier, later)| same(earlier, later))
     };
     match duplicate {
         Some((earlier, later)) => {
             let mut rule = String::from("field name duplicates `");
-            super::push_key(&mut rule, earlier);
+            super::push_key(&mut rule, &earlier.name);
             rule.push_str("` (IoT Analytics field names are case-insensitive)");
-            Err(ContractError::new(dest, path.key(later).render(), rule))
+            Err(ContractError::new(
+                dest,
+                path.key(&later.name).render(),
+                rule,
+            ))
         }
         None => Ok(()),
     }
