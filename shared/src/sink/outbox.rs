@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use super::{Call, CallError, CallReport, Entry, ErrorClass, Sink};
 use crate::destination::{Destination, EntryParams, PublishParams, SnsParams};
@@ -86,7 +87,7 @@ pub fn encode_line(call: &Call) -> serde_json::Result<Vec<u8>> {
     // 100-entry call is written without growing the buffer ten times.
     let payloads: usize = call.entries.iter().map(|e| e.payload.len()).sum();
     let mut line = Vec::with_capacity(payloads / 3 * 4 + call.entries.len() * 128 + 256);
-    serde_json::to_writer(&mut line, &Record::of(call))?;
+    serde_json::to_writer(&mut line, &Record::of(call)?)?;
     Ok(line)
 }
 
@@ -99,12 +100,12 @@ struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn of(call: &'a Call) -> Self {
-        Record {
+    fn of(call: &'a Call) -> serde_json::Result<Self> {
+        Ok(Record {
             kind: call.destination.kind().as_str(),
             destination: call.destination.name(),
-            request: Request::of(call),
-        }
+            request: Request::of(call)?,
+        })
     }
 }
 
@@ -146,30 +147,34 @@ enum Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    fn of(call: &'a Call) -> Self {
-        match &call.destination {
+    fn of(call: &'a Call) -> serde_json::Result<Self> {
+        Ok(match &call.destination {
             Destination::Analytics { channel } => Request::Analytics {
                 channel_name: channel,
                 messages: call
                     .entries
                     .iter()
-                    .map(|e| AnalyticsMessage {
-                        message_id: &e.id,
-                        payload: BASE64.encode(&e.payload),
+                    .map(|e| {
+                        Ok(AnalyticsMessage {
+                            message_id: &e.id,
+                            payload: base64_literal(&e.payload)?,
+                        })
                     })
-                    .collect(),
+                    .collect::<serde_json::Result<_>>()?,
             },
             Destination::Events { input } => Request::Events {
                 messages: call
                     .entries
                     .iter()
-                    .map(|e| EventsMessage {
-                        message_id: &e.id,
-                        input_name: input,
-                        payload: BASE64.encode(&e.payload),
-                        timestamp: e.timestamp.map(|t| TimeInMillis { time_in_millis: t }),
+                    .map(|e| {
+                        Ok(EventsMessage {
+                            message_id: &e.id,
+                            input_name: input,
+                            payload: base64_literal(&e.payload)?,
+                            timestamp: e.timestamp.map(|t| TimeInMillis { time_in_millis: t }),
+                        })
                     })
-                    .collect(),
+                    .collect::<serde_json::Result<_>>()?,
             },
             Destination::Sns { topic_arn } => Request::Sns {
                 topic_arn,
@@ -188,15 +193,15 @@ impl<'a> Request<'a> {
                         EntryParams::Publish(p) => Some(p),
                         _ => None,
                     }),
-                    body: Body::of(entry),
+                    body: Body::of(entry)?,
                 }
             }
             Destination::Shadow { thing, shadow } => Request::Shadow {
                 thing_name: thing,
                 shadow_name: shadow.as_deref(),
-                body: Body::of(call.entries.first()),
+                body: Body::of(call.entries.first())?,
             },
-        }
+        })
     }
 }
 
@@ -204,7 +209,7 @@ impl<'a> Request<'a> {
 struct AnalyticsMessage<'a> {
     #[serde(rename = "messageId")]
     message_id: &'a str,
-    payload: String,
+    payload: Box<RawValue>,
 }
 
 #[derive(Serialize)]
@@ -213,7 +218,7 @@ struct EventsMessage<'a> {
     message_id: &'a str,
     #[serde(rename = "inputName")]
     input_name: &'a str,
-    payload: String,
+    payload: Box<RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     timestamp: Option<TimeInMillis>,
 }
@@ -284,17 +289,28 @@ enum Body<'a> {
     #[serde(rename = "body")]
     Text(&'a str),
     #[serde(rename = "bodyBase64")]
-    Base64(String),
+    Base64(Box<RawValue>),
 }
 
 impl<'a> Body<'a> {
-    fn of(entry: Option<&'a Entry>) -> Self {
+    fn of(entry: Option<&'a Entry>) -> serde_json::Result<Self> {
         let bytes: &[u8] = entry.map_or(&[], |e| &e.payload);
-        match std::str::from_utf8(bytes) {
+        Ok(match std::str::from_utf8(bytes) {
             Ok(text) => Body::Text(text),
-            Err(_) => Body::Base64(BASE64.encode(bytes)),
-        }
+            Err(_) => Body::Base64(base64_literal(bytes)?),
+        })
     }
+}
+
+/// `bytes` in standard base64 as a JSON string literal. Base64 holds nothing to escape, and
+/// `serde_json` would still scan a string for escapes a byte at a time (most of an IoT Analytics
+/// or IoT Events line); a raw value is only checked, eight bytes at a time, and copied.
+fn base64_literal(bytes: &[u8]) -> serde_json::Result<Box<RawValue>> {
+    let mut literal = String::with_capacity(bytes.len().div_ceil(3) * 4 + 2);
+    literal.push('"');
+    BASE64.encode_string(bytes, &mut literal);
+    literal.push('"');
+    RawValue::from_string(literal)
 }
 
 #[cfg(test)]
