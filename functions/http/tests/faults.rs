@@ -37,7 +37,7 @@ async fn run(
     })
     .await;
     let http = HttpApp {
-        app: faults::app(&stub, margin_ms).await,
+        app: faults::app(&stub.url, margin_ms).await,
         settings: HttpSettings::from_lookup(|k| {
             (k == "FANOUT_HTTP_MAX_MESSAGES").then(|| N.to_string())
         })

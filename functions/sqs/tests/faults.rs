@@ -50,7 +50,7 @@ async fn run(
         ..Behaviour::default()
     })
     .await;
-    let app = faults::app(&stub, margin_ms).await;
+    let app = faults::app(&stub.url, margin_ms).await;
     let mut context = Context::default();
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -29,14 +29,14 @@ pub fn destinations() -> [Destination; 2] {
     ]
 }
 
-/// The app as `main` builds it, with fast backoff and the SDK pointed at the stub.
-pub async fn app(stub: &Stub, margin_ms: u64) -> App {
+/// The app as `main` builds it, with fast backoff and the SDK pointed at the stub's `url`.
+pub async fn app(url: &str, margin_ms: u64) -> App {
     let sdk = fanout::sink::aws::sdk_config_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
-        .endpoint_url(&stub.url)
+        .endpoint_url(url)
         .load()
         .await;
     let margin = margin_ms.to_string();
