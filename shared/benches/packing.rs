@@ -28,10 +28,10 @@ fn entries(max_size: usize, seed: u64, sns: bool) -> Vec<Entry> {
                 payload: Arc::from(vec![b'x'; size]),
                 timestamp: None,
                 params: if sns {
-                    EntryParams::Sns(SnsParams {
+                    EntryParams::Sns(Arc::new(SnsParams {
                         group_id: Some(format!("g{}", i % 7)),
                         ..SnsParams::default()
-                    })
+                    }))
                 } else {
                     EntryParams::Analytics
                 },

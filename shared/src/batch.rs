@@ -211,10 +211,10 @@ mod tests {
             id: format!("id-{message}"),
             payload: Arc::from(vec![b'x'; 0]),
             timestamp: None,
-            params: EntryParams::Sns(SnsParams {
+            params: EntryParams::Sns(Arc::new(SnsParams {
                 group_id: group.map(str::to_owned),
                 ..SnsParams::default()
-            }),
+            })),
             size,
         }
     }

@@ -164,14 +164,16 @@ pub struct Target {
     pub ordered: bool,
 }
 
-/// Per-entry parameters, one variant per destination kind.
+/// Per-entry parameters, one variant per destination kind. Rendered once per message and target,
+/// then shared by the target and its entry (an `Arc` keeps both at 16 bytes instead of 120; a
+/// 10,000-message batch holds 40,000 of them, BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EntryParams {
     #[default]
     Analytics,
     Events,
-    Sns(SnsParams),
-    Publish(PublishParams),
+    Sns(Arc<SnsParams>),
+    Publish(Arc<PublishParams>),
     Shadow,
 }
 

@@ -415,10 +415,10 @@ mod tests {
             id: format!("e{message}"),
             payload: Arc::from(&b"{}"[..]),
             timestamp: None,
-            params: EntryParams::Sns(SnsParams {
+            params: EntryParams::Sns(Arc::new(SnsParams {
                 group_id: group.map(str::to_owned),
                 ..SnsParams::default()
-            }),
+            })),
             size: 2,
         }
     }

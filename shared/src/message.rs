@@ -599,7 +599,10 @@ mod tests {
             "[{\"k\":".repeat(MAX_DEPTH / 2),
             "}]".repeat(MAX_DEPTH / 2)
         );
-        assert!(Message::decode(&deepest, None).is_ok(), "{MAX_DEPTH} levels pass");
+        assert!(
+            Message::decode(&deepest, None).is_ok(),
+            "{MAX_DEPTH} levels pass"
+        );
         let strings = format!(r#"{{"id":"a","payload":"{}"}}"#, "[".repeat(500));
         assert!(Message::decode(&strings, None).is_ok());
     }

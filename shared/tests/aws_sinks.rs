@@ -10,6 +10,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -421,7 +422,7 @@ async fn sns_standard_topic_delivers_a_batch_with_attributes() {
                 i,
                 &format!("m{i}"),
                 format!(r#"{{"n":{i}}}"#).as_bytes(),
-                EntryParams::Sns(params.clone()),
+                EntryParams::Sns(Arc::new(params.clone())),
             )
         })
         .collect();
@@ -470,7 +471,7 @@ async fn sns_binary_attributes_are_sent_as_bytes() {
         Destination::Sns {
             topic_arn: topic_arn.clone(),
         },
-        vec![entry(0, "m0", b"{}", EntryParams::Sns(params))],
+        vec![entry(0, "m0", b"{}", EntryParams::Sns(Arc::new(params)))],
     );
     assert_eq!(
         aws_sinks(&config).sns.send(&c).await.unwrap(),
@@ -516,7 +517,7 @@ async fn sns_fifo_topic_gets_group_and_deduplication_ids() {
                 i,
                 &format!("m{i}-dedup"),
                 format!(r#"{{"n":{i}}}"#).as_bytes(),
-                EntryParams::Sns(params.clone()),
+                EntryParams::Sns(Arc::new(params.clone())),
             )
         })
         .collect();
@@ -544,7 +545,7 @@ async fn sns_entry_refused_by_the_service_is_reported_for_its_index() {
     // Entry 1 is over SNS's 262,144-byte message limit: SNS answers 200 with it in `Failed`
     // (SenderFault=true) and delivers the others.
     let huge = vec![b'x'; 262_145];
-    let params = EntryParams::Sns(SnsParams::default());
+    let params = EntryParams::Sns(Arc::new(SnsParams::default()));
     let c = call(
         Destination::Sns {
             topic_arn: f.topic_arn.clone(),
@@ -580,7 +581,7 @@ async fn sns_missing_topic_is_permanent_and_named() {
                 0,
                 "m0",
                 b"{}",
-                EntryParams::Sns(SnsParams::default()),
+                EntryParams::Sns(Arc::new(SnsParams::default())),
             )],
         ))
         .await
@@ -626,7 +627,7 @@ async fn publish_sends_topic_qos_payload_and_mqtt5_properties() {
             0,
             "m0",
             br#"{"temp":81.5}"#,
-            EntryParams::Publish(params),
+            EntryParams::Publish(Arc::new(params)),
         )],
     );
     assert_eq!(sinks.publish.send(&c).await.unwrap(), CallReport::default());
@@ -672,7 +673,7 @@ async fn a_multi_entry_publish_call_sends_each_entry() {
                 i,
                 &format!("m{i}"),
                 format!("payload-{i}").as_bytes(),
-                EntryParams::Publish(PublishParams::default()),
+                EntryParams::Publish(Arc::new(PublishParams::default())),
             )
         })
         .collect();
@@ -780,7 +781,7 @@ async fn env_child_publishes_via_env_endpoints() {
                 0,
                 "m0",
                 b"via env",
-                EntryParams::Sns(SnsParams::default()),
+                EntryParams::Sns(Arc::new(SnsParams::default())),
             )],
         ))
         .await

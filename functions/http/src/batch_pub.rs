@@ -294,10 +294,12 @@ mod tests {
         );
         assert_eq!(
             targets[0].params,
-            fanout::destination::EntryParams::Publish(fanout::destination::PublishParams {
-                qos: 1,
-                ..Default::default()
-            })
+            fanout::destination::EntryParams::Publish(Arc::new(
+                fanout::destination::PublishParams {
+                    qos: 1,
+                    ..Default::default()
+                }
+            ))
         );
     }
 

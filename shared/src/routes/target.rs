@@ -431,13 +431,13 @@ impl TargetSpec {
                     Destination::Sns {
                         topic_arn: render("topicArn", topic_arn)?,
                     },
-                    EntryParams::Sns(SnsParams {
+                    EntryParams::Sns(Arc::new(SnsParams {
                         subject: render_opt("subject", subject)?,
                         group_id: render_opt("groupId", group_id)?,
                         content_based_deduplication: *content_based_deduplication,
                         message_structure_json: *message_structure_json,
                         attributes,
-                    }),
+                    })),
                 );
             }
             SpecKind::Mqtt {
@@ -453,7 +453,7 @@ impl TargetSpec {
                     Destination::Mqtt {
                         topic: render("topic", topic)?,
                     },
-                    EntryParams::Publish(params),
+                    EntryParams::Publish(Arc::new(params)),
                 );
             }
             SpecKind::Fleet {
@@ -477,10 +477,10 @@ impl TargetSpec {
                         .map_err(|e| render_err("topic", e))?;
                     push(
                         Destination::Fleet { topic },
-                        EntryParams::Publish(PublishParams {
+                        EntryParams::Publish(Arc::new(PublishParams {
                             qos: *qos,
                             ..PublishParams::default()
-                        }),
+                        })),
                     );
                 }
             }
@@ -547,10 +547,10 @@ mod tests {
         assert_eq!(topics, ["fleet:/a1B/a/user/get", "fleet:/a1B/b/user/get"]);
         assert_eq!(
             targets[0].params,
-            EntryParams::Publish(PublishParams {
+            EntryParams::Publish(Arc::new(PublishParams {
                 qos: 1,
                 ..Default::default()
-            })
+            }))
         );
     }
 

@@ -190,7 +190,7 @@ impl<'a> Request<'a> {
                 Request::Publish {
                     topic,
                     params: entry.and_then(|e| match &e.params {
-                        EntryParams::Publish(p) => Some(p),
+                        EntryParams::Publish(p) => Some(p.as_ref()),
                         _ => None,
                     }),
                     body: Body::of(entry)?,
@@ -366,7 +366,7 @@ mod tests {
                 entries: vec![entry(
                     "m1-123",
                     br#"{"t":1}"#,
-                    EntryParams::Sns(SnsParams {
+                    EntryParams::Sns(Arc::new(SnsParams {
                         group_id: Some("g".into()),
                         attributes: vec![SnsAttribute {
                             name: "k".into(),
@@ -374,7 +374,7 @@ mod tests {
                             value: "v".into(),
                         }],
                         ..SnsParams::default()
-                    }),
+                    })),
                 )],
             },
             Call {
@@ -384,10 +384,10 @@ mod tests {
                 entries: vec![entry(
                     "m1",
                     &[0xff, 0x00],
-                    EntryParams::Publish(PublishParams {
+                    EntryParams::Publish(Arc::new(PublishParams {
                         qos: 1,
                         ..PublishParams::default()
-                    }),
+                    })),
                 )],
             },
             Call {

@@ -346,6 +346,8 @@ pub(crate) mod testing {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use std::sync::Arc;
+
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD as BASE64;
     use proptest::prelude::*;
@@ -381,8 +383,8 @@ mod tests {
         let all_params = [
             EntryParams::Analytics,
             EntryParams::Events,
-            EntryParams::Sns(SnsParams::default()),
-            EntryParams::Publish(PublishParams::default()),
+            EntryParams::Sns(Arc::new(SnsParams::default())),
+            EntryParams::Publish(Arc::new(PublishParams::default())),
             EntryParams::Shadow,
         ];
         let dests = [

@@ -214,6 +214,8 @@ fn check_content_type(dest: &Destination, content_type: &str) -> Result<(), Cont
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use std::sync::Arc;
+
     use super::super::testing::*;
     use super::super::{ContractLimits, check};
     use super::*;
@@ -235,7 +237,7 @@ mod tests {
     fn run_to(dest: Destination, m: &Message, params: PublishParams) -> Result<(), ContractError> {
         check(
             m,
-            &target(dest, EntryParams::Publish(params)),
+            &target(dest, EntryParams::Publish(Arc::new(params))),
             &ContractLimits::default(),
         )
     }

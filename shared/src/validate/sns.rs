@@ -511,6 +511,8 @@ fn string_array_fault(text: &str) -> Option<String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use std::sync::Arc;
+
     use super::super::testing::*;
     use super::super::{ContractLimits, check};
     use super::*;
@@ -529,7 +531,7 @@ mod tests {
     fn run_on(arn: &str, m: &Message, params: SnsParams) -> Result<(), ContractError> {
         check(
             m,
-            &target(topic(arn), EntryParams::Sns(params)),
+            &target(topic(arn), EntryParams::Sns(Arc::new(params))),
             &ContractLimits::default(),
         )
     }
