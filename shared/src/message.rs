@@ -38,9 +38,9 @@ pub enum Payload {
 }
 
 /// A JSON payload: its exact text, checked at decode to parse as `serde_json` would parse it,
-/// and the parsed value, built on first use. Most routes read only the topic and attributes, and
-/// building a `Value` (an allocation per key and string) was a quarter of the routing pipeline's
-/// time (BENCHMARKS.md).
+/// and the parsed value, built on first use. Most routes read only the topic and attributes, so
+/// building a `Value` for every payload (an allocation per key and string) was mostly wasted, and
+/// it held several times the payload's size in memory per message (BENCHMARKS.md).
 #[derive(Debug, Clone)]
 pub struct JsonPayload {
     raw: Arc<str>,
@@ -59,9 +59,12 @@ impl JsonPayload {
         let mut parser = serde_json::Deserializer::from_str(text);
         serde::de::DeserializeSeed::deserialize(check, &mut parser)
             .and_then(|()| parser.end())
-            .map_err(|e| match too_deep.get() {
-                true => MessageError::TooDeep,
-                false => MessageError::field("payload", e.to_string()),
+            .map_err(|e| {
+                if too_deep.get() {
+                    MessageError::TooDeep
+                } else {
+                    MessageError::field("payload", e.to_string())
+                }
             })?;
         Ok(JsonPayload {
             raw: Arc::from(text),

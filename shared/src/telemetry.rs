@@ -8,10 +8,12 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 /// Installs the global subscriber once; later calls do nothing. Levels from `RUST_LOG`
 /// (`info` by default; `debug`, or per target: `info,fanout=debug,aws_smithy_runtime=warn`).
 pub fn init() {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let setting = std::env::var("RUST_LOG").ok();
+    let parsed = setting.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        None | Some(Err(_)) => Targets::new().with_default(tracing::Level::INFO),
+    };
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = tracing_subscriber::fmt().with_target(false);
     let result = if in_lambda {
@@ -29,4 +31,11 @@ pub fn init() {
     };
     // Already installed (e.g. by a test): keep the first one.
     drop(result);
+    if let Some(Err(e)) = parsed {
+        tracing::warn!(
+            rust_log = setting.as_deref().unwrap_or(""),
+            error = %e,
+            "RUST_LOG is not a list of levels (e.g. `info,fanout=debug`); logging at info"
+        );
+    }
 }

@@ -39,8 +39,9 @@ pub fn sdk_config_loader() -> ConfigLoader {
 
 /// The HTTPS client every SDK client shares: rustls with the ring crypto provider. The SDK's
 /// default is rustls on aws-lc, whose static library is large: dropping it (and the regex-based
-/// log filter) took 2.5 MB off each function binary (BENCHMARKS.md, binary size). Either way the platform's root certificates are read when the
-/// clients are built, at cold start, so the first call does not pay for it.
+/// log filter) took 2.5 MB off each function binary (BENCHMARKS.md, binary size). Either way the
+/// platform's root certificates are read when the clients are built, at cold start, so the first
+/// call does not pay for it.
 fn http_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
