@@ -557,6 +557,20 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// On arbitrary JSON-like text, the check at decode accepts exactly what the `Value`
+        /// parser accepts, up to [`MAX_DEPTH`] levels.
+        #[test]
+        fn payload_check_accepts_what_value_accepts(text in r#"[\[\]{}",:0-9eE.+ \-tnulrf\\ud8]{0,24}"#) {
+            let by_value = serde_json::from_str::<Value>(&text);
+            let ours = JsonPayload::parse(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), by_value.is_ok(), "{}", text);
+            if let (Ok(ours), Ok(value)) = (ours, by_value) {
+                proptest::prop_assert_eq!(ours.value(), &value);
+            }
+        }
+    }
+
     #[test]
     fn json_payloads_parse_as_serde_json_values_would() {
         // The checks at decode stand in for building the value: what `Value` refuses is refused.

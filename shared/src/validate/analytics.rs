@@ -307,12 +307,56 @@ mod tests {
         )
     }
 
+    /// The rules on a parsed `Value`, as the check ran before it walked the text: every key at
+    /// every depth is a field name, and no object has two keys equal ignoring ASCII case.
+    fn fields_ok_by_value(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(map) => {
+                let keys: Vec<&String> = map.keys().collect();
+                keys.iter()
+                    .all(|k| k.chars().count() <= MAX_FIELD_NAME_CHARS && is_field_name(k))
+                    && keys
+                        .iter()
+                        .enumerate()
+                        .all(|(i, a)| keys.iter().skip(i + 1).all(|b| !a.eq_ignore_ascii_case(b)))
+                    && map.values().all(fields_ok_by_value)
+            }
+            serde_json::Value::Array(items) => items.iter().all(fields_ok_by_value),
+            _ => true,
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<i32>().prop_map(Into::into)
+        ];
+        leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                // Few, short names, so case-insensitive duplicates and bad names are common.
+                proptest::collection::btree_map("[aAbB_1-]{1,2}", inner, 0..20)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest::proptest! {
         /// The byte tests agree with the seed's regular expression, taken exactly.
         #[test]
         fn byte_tests_agree_with_the_seed_pattern(name in "[A-Za-z0-9_ .é-]{0,6}") {
             let re = regex::Regex::new(FIELD_NAME_PATTERN).unwrap();
             proptest::prop_assert_eq!(is_field_name(&name), re.is_match(&name), "{}", name);
+        }
+
+        /// Walking the text accepts exactly what the rules accept on the parsed value (objects
+        /// both small and large enough for the sorting path).
+        #[test]
+        fn text_walk_agrees_with_the_rules_on_values(value in json_value()) {
+            let text = value.to_string();
+            let walked = check_fields(&channel("telemetry"), &text);
+            proptest::prop_assert_eq!(walked.is_ok(), fields_ok_by_value(&value), "{}", text);
         }
     }
 
