@@ -772,19 +772,156 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
 #[ignore = "run as a child process by load_sdk_config_honours_per_service_endpoint_variables"]
 async fn env_child_publishes_via_env_endpoints() {
     let topic_arn = std::env::var("FANOUT_TEST_TOPIC").unwrap();
+    let report = publish_one_as_main_does(topic_arn, b"via env").await;
+    assert_eq!(report.unwrap(), CallReport::default());
+}
+
+/// One SNS entry through the sinks as `main` builds them, from the process's environment.
+async fn publish_one_as_main_does(
+    topic_arn: String,
+    body: &[u8],
+) -> Result<CallReport, fanout::sink::CallError> {
     let sinks = aws_sinks(&fanout::sink::aws::load_sdk_config().await);
-    let report = sinks
-        .sns
-        .send(&call(
-            Destination::Sns { topic_arn },
-            vec![entry(
-                0,
-                "m0",
-                b"via env",
-                EntryParams::Sns(Arc::new(SnsParams::default())),
-            )],
-        ))
-        .await
-        .unwrap();
-    assert_eq!(report, CallReport::default());
+    let params = EntryParams::Sns(Arc::new(SnsParams::default()));
+    let c = call(
+        Destination::Sns { topic_arn },
+        vec![entry(0, "m0", body, params)],
+    );
+    sinks.sns.send(&c).await
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// Runs `openssl` in `dir` with the words of `command` (test certificates only; no word holds a
+/// space).
+fn openssl(dir: &std::path::Path, command: &str) {
+    let out = std::process::Command::new("openssl")
+        .args(command.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("openssl, to make the test certificates");
+    assert!(
+        out.status.success(),
+        "openssl {command}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A new P-256 key, not encrypted.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
+/// A CA named `name` in `dir`: `<name>.pem` and `<name>.key`.
+fn test_ca(dir: &std::path::Path, name: &str) {
+    openssl(
+        dir,
+        &format!("req -x509 {NEW_KEY} -keyout {name}.key -out {name}.pem -days 1 -subj /CN={name}"),
+    );
+}
+
+/// The functions reach AWS over HTTPS through the one shared client (rustls on ring): a real TLS
+/// handshake to a local server, which is trusted only when its CA is among the platform's root
+/// certificates. Those are read once per process (from `SSL_CERT_FILE` here), so a child process
+/// of this test binary makes each call.
+#[tokio::test]
+async fn https_client_verifies_the_endpoint_against_the_platform_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    test_ca(path, "ca");
+    test_ca(path, "other-ca");
+    std::fs::write(
+        path.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        path,
+        &format!("req {NEW_KEY} -keyout leaf.key -out leaf.csr -subj /CN=127.0.0.1"),
+    );
+    openssl(
+        path,
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out leaf.pem -days 1 \
+         -extfile leaf.ext",
+    );
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tls_sns_server.py"
+    );
+    let mut command = std::process::Command::new("python3");
+    command
+        .args([script, "leaf.pem", "leaf.key"])
+        .current_dir(path);
+    let server = TlsServer::start(command);
+    let port = server.port;
+
+    let run = |roots: &str, expect: &str| {
+        tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "tls_child_publishes_over_https",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("AWS_ENDPOINT_URL_SNS", format!("https://127.0.0.1:{port}"))
+            .env("SSL_CERT_FILE", path.join(roots))
+            .env("FANOUT_TEST_EXPECT", expect)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .status()
+    };
+    assert!(
+        run("ca.pem", "delivered").await.unwrap().success(),
+        "trusted CA"
+    );
+    assert!(
+        run("other-ca.pem", "refused").await.unwrap().success(),
+        "unknown issuer"
+    );
+}
+
+/// The TLS test's server process: it prints its port; it is killed when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TlsServer {
+    fn start(mut command: std::process::Command) -> TlsServer {
+        use std::io::BufRead as _;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3, to serve the TLS test");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the server's port");
+        TlsServer { child, port }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+#[ignore = "run as a child process by https_client_verifies_the_endpoint_against_the_platform_roots"]
+async fn tls_child_publishes_over_https() {
+    let expect = std::env::var("FANOUT_TEST_EXPECT").unwrap();
+    let topic_arn = "arn:aws:sns:us-east-1:123456789012:over-tls".to_owned();
+    let result = publish_one_as_main_does(topic_arn, b"over tls").await;
+    match expect.as_str() {
+        "delivered" => assert_eq!(result.unwrap(), CallReport::default()),
+        _ => {
+            let err = result.unwrap_err();
+            assert!(format!("{err:?}").contains("UnknownIssuer"), "{err:?}");
+        }
+    }
 }
