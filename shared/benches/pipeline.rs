@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fanout::engine::{Engine, EngineConfig, Inbound};
+use fanout::engine::{Engine, EngineConfig, Inbound, Plan};
 use fanout::message::Message;
 use fanout::routes::RoutingTable;
 use fanout::sink::outbox::encode_line;
@@ -57,13 +57,19 @@ fn bodies() -> Vec<String> {
         .collect()
 }
 
-fn pipeline(engine: &Engine, bodies: &[String]) -> usize {
+/// Decode, route, validate and pack: the engine's work up to the packed calls.
+fn plan(engine: &Engine, bodies: &[String]) -> Plan {
     let inbound = bodies
         .iter()
         .enumerate()
         .map(|(i, b)| Inbound::routed(i.to_string(), Message::decode(b, None)))
         .collect();
-    let plan = engine.plan(inbound);
+    engine.plan(inbound)
+}
+
+/// The plan, then every call's request body written as the outbox writes it.
+fn pipeline(engine: &Engine, bodies: &[String]) -> usize {
+    let plan = plan(engine, bodies);
     let mut bytes = 0;
     for lane in plan.lanes() {
         for call in &lane.calls {
@@ -74,13 +80,11 @@ fn pipeline(engine: &Engine, bodies: &[String]) -> usize {
 }
 
 fn plan_only(engine: &Engine, bodies: &[String]) -> usize {
-    let inbound = bodies
+    plan(engine, bodies)
+        .lanes()
         .iter()
-        .enumerate()
-        .map(|(i, b)| Inbound::routed(i.to_string(), Message::decode(b, None)))
-        .collect();
-    let plan = engine.plan(inbound);
-    plan.lanes().iter().map(|lane| lane.calls.len()).sum()
+        .map(|lane| lane.calls.len())
+        .sum()
 }
 
 fn bench(c: &mut Criterion) {
@@ -101,14 +105,7 @@ fn bench(c: &mut Criterion) {
         let table = RoutingTable::from_json(&table(routes), &ContractLimits::default()).unwrap();
         let engine = Engine::new(table, EngineConfig::default());
         // Every message must reach its four targets, or the figure measures the wrong thing.
-        let plan = engine.plan(
-            bodies
-                .iter()
-                .enumerate()
-                .map(|(i, b)| Inbound::routed(i.to_string(), Message::decode(b, None)))
-                .collect(),
-        );
-        let view = plan.view();
+        let view = plan(&engine, &bodies).view();
         assert!(
             view.messages.iter().all(|m| m.targets.len() == 4),
             "{:?}",
