@@ -2,14 +2,16 @@
 //! fanout engine, JSON results out. Routes requests to `POST /messages` and `POST /batch-pub`.
 
 mod batch_pub;
+mod body;
+mod json;
 mod messages;
+mod query;
 mod reply;
 mod settings;
 
 use fanout::app::App;
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use reply::Refusal;
 
 pub use settings::{HttpSettings, SettingsError};
 
@@ -67,47 +69,6 @@ fn endpoint(path: &str, stage: Option<&str>) -> Option<Endpoint> {
         "/messages" => Some(Endpoint::Messages),
         "/batch-pub" => Some(Endpoint::BatchPub),
         _ => None,
-    }
-}
-
-/// The request body as text: empty, not UTF-8 and wrong content types are refused by the caller.
-fn body_text(req: &Request) -> Result<&str, Refusal> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.is_empty() {
-        return Err(Refusal::new(
-            400,
-            "EmptyBody",
-            "the request body is empty; send a JSON object",
-        ));
-    }
-    std::str::from_utf8(bytes)
-        .map_err(|_| Refusal::new(400, "InvalidEncoding", "the request body is not UTF-8 text"))
-}
-
-/// JSON bodies only: `application/json`, optionally with parameters, or any `+json` type.
-fn check_content_type(req: &Request) -> Result<(), Refusal> {
-    let ct = req
-        .headers()
-        .get(lambda_http::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        Ok(())
-    } else {
-        Err(Refusal::new(
-            400,
-            "UnsupportedContentType",
-            format!(
-                "Content-Type must be application/json, found `{}`",
-                if ct.is_empty() { "(none)" } else { ct }
-            ),
-        ))
     }
 }
 

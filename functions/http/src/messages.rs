@@ -6,22 +6,24 @@ use std::collections::HashMap;
 use fanout::engine::Inbound;
 use fanout::message::{Message, MessageError};
 use fanout::outcome::{Outcome, Report, Status, Summary};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::json::Fields;
+use crate::query::{self, Accepted};
 use crate::reply::{self, Refusal};
-use crate::{HttpApp, body_text, check_content_type, deadline, request_id};
+use crate::{HttpApp, body, deadline, request_id};
+
+/// `?dryRun=true` (or `1`) plans instead of sending; `false`/`0` or no parameter sends.
+const QUERY: Accepted = Accepted {
+    flags: &["dryRun"],
+    ignored: &[],
+};
+const DRY_RUN: &str = "dryRun";
 
 /// Seconds a caller should wait before retrying a batch that failed only for retryable reasons.
 const RETRY_AFTER_SECONDS: u32 = 2;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    messages: Vec<&'a RawValue>,
-}
 
 /// The fields of an HTTP message besides the envelope.
 #[derive(Deserialize)]
@@ -49,9 +51,13 @@ struct Result_<'a> {
 }
 
 pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
+    let flags = match query::read(req, &QUERY) {
+        Ok(flags) => flags,
+        Err(refusal) => return refusal.into_response(),
+    };
     match parse(http, req) {
         Err(refusal) => refusal.into_response(),
-        Ok(inbound) if dry_run(req) => {
+        Ok(inbound) if flags.is_set(DRY_RUN) => {
             let plan = http.app.engine.plan(inbound);
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
@@ -81,59 +87,45 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
     }
 }
 
-fn dry_run(req: &Request) -> bool {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first("dryRun"))
-        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
 /// Size limits first (before parsing), then the batch shape; per-message problems become
 /// invalid outcomes, not request errors.
 fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
-    check_content_type(req)?;
-    let text = body_text(req)?;
     let limits = &http.settings;
-    if text.len() > limits.max_bytes {
-        return Err(Refusal::new(
-            413,
-            "PayloadTooLarge",
-            format!(
-                "the body is {} bytes; this endpoint accepts at most {} bytes (FANOUT_HTTP_MAX_BYTES)",
-                text.len(),
-                limits.max_bytes
-            ),
-        ));
-    }
-    let batch: Batch<'_> = serde_json::from_str(text).map_err(|e| {
+    let text = body::json_text(req, limits.max_bytes)?;
+    let shape = |rule: String| {
         Refusal::new(
             400,
             "InvalidJson",
-            format!("the body must be {{\"messages\": [envelope, …]}}: {e}"),
+            format!("the body must be {{\"messages\": [envelope, …]}}: {rule}"),
         )
-    })?;
-    if batch.messages.is_empty() {
+    };
+    let fields = Fields::parse(&text).map_err(shape)?;
+    fields.only(&["messages"], &[]).map_err(shape)?;
+    let messages: Vec<&RawValue> = fields
+        .required("messages", "must be an array of message envelopes")
+        .map_err(shape)?;
+    if messages.is_empty() {
         return Err(Refusal::new(
             400,
             "NoMessages",
             "`messages` must list at least one message",
         ));
     }
-    if batch.messages.len() > limits.max_messages {
+    if messages.len() > limits.max_messages {
         return Err(Refusal::new(
             413,
             "TooManyMessages",
             format!(
                 "`messages` lists {} messages; this endpoint accepts at most {} per request (FANOUT_HTTP_MAX_MESSAGES)",
-                batch.messages.len(),
+                messages.len(),
                 limits.max_messages
             ),
         ));
     }
 
-    let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(batch.messages.len());
+    let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(messages.len());
     let engine_limits = &http.app.engine.config().limits;
-    let inbound = batch
-        .messages
+    let inbound = messages
         .iter()
         .enumerate()
         .map(|(index, raw)| {

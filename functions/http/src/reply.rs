@@ -1,6 +1,6 @@
 //! JSON responses: every answer, errors included, is a JSON body with a status code.
 
-use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::header::{ACCEPT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -19,6 +19,9 @@ pub(crate) struct Refusal {
     pub(crate) status: u16,
     pub(crate) code: &'static str,
     pub(crate) message: String,
+    /// The content codings this endpoint decodes, sent as `Accept-Encoding` with a 415
+    /// (RFC 9110 §15.5.16: a 415 caused by a content coding ought to list the accepted ones).
+    pub(crate) accept_encoding: Option<&'static str>,
 }
 
 impl Refusal {
@@ -27,12 +30,39 @@ impl Refusal {
             status,
             code,
             message: message.into(),
+            accept_encoding: None,
         }
     }
 
     /// The `{"error": {"code", "message"}}` answer of `POST /messages` and unknown routes.
     pub(crate) fn into_response(self) -> Response<Body> {
-        error(self.status, self.code, &self.message)
+        let response = error(self.status, self.code, &self.message);
+        self.with_headers(response)
+    }
+
+    /// Adds the refusal's headers to an answer in another shape (`POST /batch-pub`'s).
+    pub(crate) fn with_headers(&self, mut response: Response<Body>) -> Response<Body> {
+        if let Some(codings) = self.accept_encoding {
+            response.headers_mut().insert(
+                ACCEPT_ENCODING,
+                lambda_http::http::HeaderValue::from_static(codings),
+            );
+        }
+        response
+    }
+}
+
+/// A name the caller chose (a query parameter, a JSON field, a header value), quoted for an
+/// error message when it is short printable ASCII; anything else is described, never repeated.
+pub(crate) fn quoted(name: &str) -> String {
+    const MAX_SHOWN: usize = 64;
+    if !name.is_empty() && name.len() <= MAX_SHOWN && name.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("`{name}`")
+    } else {
+        format!(
+            "(a name of {} bytes, not shown: only up to {MAX_SHOWN} printable ASCII characters are)",
+            name.len()
+        )
     }
 }
 
