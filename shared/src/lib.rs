@@ -14,6 +14,7 @@ pub mod engine;
 pub mod explicit;
 pub mod ids;
 pub mod jobs;
+pub mod lambda_init;
 pub mod message;
 pub mod metrics;
 pub mod outcome;

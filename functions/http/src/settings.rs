@@ -23,6 +23,12 @@ pub struct SettingsError {
     pub rule: String,
 }
 
+impl fanout::lambda_init::LambdaError for SettingsError {
+    fn error_type(&self) -> &'static str {
+        "Fanout.ConfigError"
+    }
+}
+
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {

@@ -6,10 +6,17 @@ use std::borrow::Cow;
 use fanout::app::App;
 use fanout::engine::deadline_from_epoch_ms;
 use fanout::jobs::Job;
+use fanout::lambda_init::{LambdaError, diagnostic};
+use fanout::message::{Message, MessageError};
 use fanout::outcome::{Report, TargetStatus};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+/// Job names are the routing table's: 1 to 64 of these characters (shared/src/routes).
+const JOB_NAME_RULE: &str = "1 to 64 characters of A-Z a-z 0-9 _ . -";
+/// The fields of an inline job (shared/src/jobs.rs).
+const INLINE_JOB_FIELDS: [&str; 3] = ["name", "messages", "targets"];
 
 /// What a run did, returned to the caller and logged.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -38,6 +45,8 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// Why a run did not happen or did not finish. No variant carries a value from the event other
+/// than a job name that obeys the job-name rule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ScheduleError {
     #[error(
@@ -46,10 +55,14 @@ pub enum ScheduleError {
     UnknownShape,
     #[error("`job` must be a job name or an inline job object")]
     BadJobField,
+    #[error("{field} must be a job name: {JOB_NAME_RULE}")]
+    BadJobName { field: &'static str },
     #[error("unknown job `{name}`; the routing table defines: {known}")]
     UnknownJob { name: String, known: String },
     #[error("inline job: {0}")]
     InlineJob(String),
+    #[error("`{field}` names the run in message ids and logs, so it follows the id rule: {rule}")]
+    BadRunId { field: &'static str, rule: String },
     #[error(
         "job `{job}` run `{run}`: {failed} of {targets} targets failed for reasons a retry may fix; failing the invocation so EventBridge retries it"
     )]
@@ -67,7 +80,27 @@ struct Request<'a> {
     run: String,
 }
 
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, Error> {
+impl LambdaError for ScheduleError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            ScheduleError::UnknownShape
+            | ScheduleError::BadJobField
+            | ScheduleError::BadJobName { .. }
+            | ScheduleError::BadRunId { .. } => "Fanout.InvalidEvent",
+            ScheduleError::UnknownJob { .. } => "Fanout.UnknownJob",
+            ScheduleError::InlineJob(_) => "Fanout.InvalidJob",
+            ScheduleError::Retryable { .. } => "Fanout.RetryableFailure",
+        }
+    }
+}
+
+impl From<ScheduleError> for Diagnostic {
+    fn from(error: ScheduleError) -> Diagnostic {
+        diagnostic(&error)
+    }
+}
+
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, ScheduleError> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
     let request = decode(app, &event.payload, &event.context.request_id)?;
     let job = request.job.as_ref();
@@ -92,15 +125,17 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, 
             run: summary.run,
             failed: summary.failed,
             targets: summary.targets,
-        }
-        .into());
+        });
     }
     Ok(summary)
 }
 
 fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'a>, ScheduleError> {
     let table = app.engine.routes();
-    let named = |name: &str| {
+    let named = |field: &'static str, name: &str| {
+        if !is_job_name(name) {
+            return Err(ScheduleError::BadJobName { field });
+        }
         table.job(name).map(Cow::Borrowed).ok_or_else(|| {
             let known: Vec<&str> = table.jobs().iter().map(Job::name).collect();
             ScheduleError::UnknownJob {
@@ -114,16 +149,14 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
         })
     };
     let from_field = |field: &Value| match field {
-        Value::String(name) => named(name),
-        Value::Object(_) => Job::parse(field, 1, &app.engine.config().limits)
-            .map(Cow::Owned)
-            .map_err(|e| ScheduleError::InlineJob(e.to_string())),
+        Value::String(name) => named("`job`", name),
+        Value::Object(_) => {
+            check_inline_job(field)?;
+            Job::parse(field, 1, &app.engine.config().limits)
+                .map(Cow::Owned)
+                .map_err(|e| ScheduleError::InlineJob(e.to_string()))
+        }
         _ => Err(ScheduleError::BadJobField),
-    };
-    let text = |v: Option<&Value>| {
-        v.and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
     };
 
     if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
@@ -139,18 +172,77 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
                     .and_then(Value::as_str)
                     .and_then(|arn| arn.rsplit('/').next())
                     .ok_or(ScheduleError::UnknownShape)?;
-                named(rule)?
+                named("the rule name (the end of `resources[0]`)", rule)?
             }
         };
-        let run = text(event.get("id")).unwrap_or_else(|| request_id.to_owned());
+        let run = run_id(event, "id")?.unwrap_or_else(|| request_id.to_owned());
         return Ok(Request { job, run });
     }
     let field = event.get("job").ok_or(ScheduleError::UnknownShape)?;
     Ok(Request {
         job: from_field(field)?,
         // Scheduler fills `<aws.scheduler.execution-id>` into the input when asked to.
-        run: text(event.get("runId")).unwrap_or_else(|| request_id.to_owned()),
+        run: run_id(event, "runId")?.unwrap_or_else(|| request_id.to_owned()),
     })
+}
+
+/// The run id in `field`, if the event has one (`null` is none). It becomes part of every message
+/// id and log line of the run, so it follows the envelope's id rule (shared/src/message.rs),
+/// checked by decoding it as an envelope id.
+fn run_id(event: &Value, field: &'static str) -> Result<Option<String>, ScheduleError> {
+    let bad = |rule: String| ScheduleError::BadRunId { field, rule };
+    match event.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(run)) => {
+            Message::decode(&json!({"id": run, "payload": 0}).to_string(), None)
+                .map(|_| Some(run.clone()))
+                .map_err(|e| match e {
+                    MessageError::Field { rule, .. } => bad(rule),
+                    other => bad(other.to_string()),
+                })
+        }
+        Some(_) => Err(bad("must be a string".to_owned())),
+    }
+}
+
+/// The shape of an inline job, checked before the job is parsed so that no error quotes a value
+/// of the event: serde's own messages would (`invalid type: string "…", expected a sequence`).
+fn check_inline_job(job: &Value) -> Result<(), ScheduleError> {
+    let bad = |rule: String| ScheduleError::InlineJob(rule);
+    let Value::Object(fields) = job else {
+        return Err(ScheduleError::BadJobField);
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !INLINE_JOB_FIELDS.contains(&k.as_str()))
+    {
+        let shown = if is_job_name(unknown) {
+            format!("`{unknown}`")
+        } else {
+            "with a name that is not shown".to_owned()
+        };
+        return Err(bad(format!(
+            "unknown field {shown}; an inline job has `name`, `messages` and `targets`"
+        )));
+    }
+    match fields.get("name") {
+        Some(Value::String(name)) if is_job_name(name) => {}
+        _ => return Err(bad(format!("`name` must be {JOB_NAME_RULE}"))),
+    }
+    for field in ["messages", "targets"] {
+        match fields.get(field) {
+            Some(Value::Array(items)) if items.iter().all(Value::is_object) => {}
+            _ => return Err(bad(format!("`{field}` must be an array of objects"))),
+        }
+    }
+    Ok(())
+}
+
+fn is_job_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {

@@ -1,12 +1,13 @@
 //! Entry point of the fanout-schedule Lambda function: wiring only.
 
 use fanout::app::App;
+use fanout::lambda_init::or_exit;
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     fanout::telemetry::init();
-    let app = App::from_env().await?;
+    let app = or_exit(App::from_env().await).await;
     let app = &app;
     lambda_runtime::run(service_fn(move |event| fanout_schedule::handle(app, event))).await
 }
