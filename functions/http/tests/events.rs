@@ -7,104 +7,16 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
+mod harness;
+
 use std::sync::Arc;
 
 use base64::Engine as _;
-use fanout::app::App;
-use fanout::config::Config;
 use fanout::sink::{Call, CallError, CallReport, ErrorClass, Sink, Sinks};
-use fanout_http::{HttpApp, HttpSettings};
+use fanout_http::HttpSettings;
 use futures::future::BoxFuture;
-use lambda_http::{Body, Request};
+use harness::{call, destinations, harness, outbox, variant};
 use serde_json::{Value, json};
-
-const ROUTES: &str = include_str!("../../../events/routes.json");
-
-struct Harness {
-    http: HttpApp,
-    outbox: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness(settings: HttpSettings) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("outbox");
-    let config = Config::from_lookup(|k| match k {
-        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
-        "FANOUT_OUTBOX_DIR" => Some(outbox.display().to_string()),
-        _ => None,
-    })
-    .unwrap();
-    Harness {
-        http: HttpApp {
-            app: App::from_config(config).await.unwrap(),
-            settings,
-        },
-        outbox,
-        _dir: dir,
-    }
-}
-
-struct Answer {
-    status: u16,
-    retry_after: Option<String>,
-    body: Value,
-}
-
-async fn call(h: &Harness, event_json: &str) -> Answer {
-    let req = lambda_http::request::from_str(event_json).unwrap();
-    send(&h.http, req).await
-}
-
-async fn send(http: &HttpApp, req: Request) -> Answer {
-    let response = fanout_http::handle(http, req).await.unwrap();
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body: Value = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).unwrap(),
-        other => panic!("expected a text body, found {other:?}"),
-    };
-    Answer {
-        status: response.status().as_u16(),
-        retry_after: response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        body,
-    }
-}
-
-/// A request like API Gateway's, built from a sample event with another body / path / method.
-fn variant(event_json: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let mut v: Value = serde_json::from_str(event_json).unwrap();
-    edit(&mut v);
-    v.to_string()
-}
-
-fn outbox(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(fanout::sink::outbox::FILE_NAME))
-        .map(|t| {
-            t.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn destinations(calls: &[Value]) -> Vec<String> {
-    let mut d: Vec<String> = calls
-        .iter()
-        .map(|c| {
-            format!(
-                "{}:{}",
-                c["kind"].as_str().unwrap(),
-                c["destination"].as_str().unwrap()
-            )
-        })
-        .collect();
-    d.sort();
-    d
-}
 
 const MESSAGES: &str = include_str!("../../../events/http-messages.json");
 

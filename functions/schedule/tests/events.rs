@@ -6,55 +6,10 @@
     clippy::panic
 )]
 
-use std::path::PathBuf;
+mod harness;
 
-use fanout::app::App;
-use fanout::config::Config;
-use fanout_schedule::RunSummary;
-use lambda_runtime::{Context, LambdaEvent};
+use harness::{calls, harness, run};
 use serde_json::{Value, json};
-
-const ROUTES: &str = include_str!("../../../events/routes.json");
-
-struct Harness {
-    app: App,
-    outbox: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("outbox");
-    let config = Config::from_lookup(|k| match k {
-        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
-        "FANOUT_OUTBOX_DIR" => Some(outbox.display().to_string()),
-        _ => None,
-    })
-    .unwrap();
-    Harness {
-        app: App::from_config(config).await.unwrap(),
-        outbox,
-        _dir: dir,
-    }
-}
-
-async fn run(h: &Harness, event: Value) -> Result<RunSummary, String> {
-    let mut context = Context::default();
-    context.request_id = "req-1".to_owned();
-    fanout_schedule::handle(&h.app, LambdaEvent::new(event, context))
-        .await
-        .map_err(|e| e.to_string())
-}
-
-fn calls(h: &Harness) -> Vec<Value> {
-    std::fs::read_to_string(h.outbox.join(fanout::sink::outbox::FILE_NAME))
-        .map(|t| {
-            t.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn event(text: &str) -> Value {
     serde_json::from_str(text).unwrap()

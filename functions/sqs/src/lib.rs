@@ -53,9 +53,12 @@ pub fn decode(event: &SqsEvent) -> Vec<Inbound> {
         .map(|(i, record)| Inbound {
             group: record.attributes.get("MessageGroupId").cloned(),
             ..Inbound::routed(
+                // The source id goes into logs and outcomes: a messageId that breaks the id
+                // rule (empty, a control character) is replaced by the record's position.
                 record
                     .message_id
                     .clone()
+                    .filter(|id| is_valid_id(id))
                     .unwrap_or_else(|| format!("record {i}")),
                 decode_record(record),
             )

@@ -6,64 +6,9 @@
     clippy::panic
 )]
 
-use std::path::Path;
+mod harness;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use fanout::app::App;
-use fanout::config::Config;
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::Value;
-
-const ROUTES: &str = include_str!("../../../events/routes.json");
-
-struct Run {
-    response: SqsBatchResponse,
-    /// Outbox lines: (kind, destination, request).
-    calls: Vec<(String, String, Value)>,
-}
-
-async fn run(event_json: &str) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("outbox");
-    let config = Config::from_lookup(|k| match k {
-        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
-        "FANOUT_OUTBOX_DIR" => Some(outbox.display().to_string()),
-        _ => None,
-    })
-    .unwrap();
-    let app = App::from_config(config).await.unwrap();
-    let event: SqsEvent = serde_json::from_str(event_json).unwrap();
-    let response = fanout_sqs::handle(&app, LambdaEvent::new(event, Context::default()))
-        .await
-        .unwrap();
-    Run {
-        response,
-        calls: read_outbox(&outbox),
-    }
-}
-
-fn read_outbox(dir: &Path) -> Vec<(String, String, Value)> {
-    let Ok(text) = std::fs::read_to_string(dir.join(fanout::sink::outbox::FILE_NAME)) else {
-        return Vec::new();
-    };
-    text.lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["kind"].as_str().unwrap().to_owned(),
-                v["destination"].as_str().unwrap().to_owned(),
-                v["request"].clone(),
-            )
-        })
-        .collect()
-}
-
-fn failures(r: &SqsBatchResponse) -> Vec<&str> {
-    r.batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect()
-}
+use harness::{Run, failures, run};
 
 fn destinations(run: &Run) -> Vec<(&str, &str)> {
     let mut d: Vec<(&str, &str)> = run
@@ -78,7 +23,7 @@ fn destinations(run: &Run) -> Vec<(&str, &str)> {
 #[tokio::test]
 async fn telemetry_event_reaches_every_destination_kind() {
     let run = run(include_str!("../../../events/sqs-telemetry.json")).await;
-    assert_eq!(failures(&run.response), Vec::<&str>::new());
+    assert_eq!(failures(&run), Vec::<&str>::new());
     assert_eq!(
         destinations(&run),
         vec![
@@ -141,7 +86,7 @@ async fn fifo_event_stops_a_group_at_its_first_failure() {
     let run = run(include_str!("../../../events/sqs-fifo.json")).await;
     // b-1 has no payload (invalid); b-2 is in the same message group, so it is not sent.
     assert_eq!(
-        failures(&run.response),
+        failures(&run),
         vec![
             "5a1c7e90-0003-4d3b-8f00-000000000003",
             "5a1c7e90-0004-4d3b-8f00-000000000004"
@@ -169,7 +114,7 @@ async fn fifo_event_stops_a_group_at_its_first_failure() {
 async fn invalid_records_are_reported_and_the_rest_delivered() {
     let run = run(include_str!("../../../events/sqs-invalid.json")).await;
     assert_eq!(
-        failures(&run.response),
+        failures(&run),
         vec![
             "9e3f1a22-0001-4b6c-a7d0-000000000001",
             "9e3f1a22-0002-4b6c-a7d0-000000000002",
