@@ -72,11 +72,16 @@ pub async fn or_exit<T, E: LambdaError>(result: Result<T, E>) -> T {
     }
 }
 
-/// Posts `diagnostic` to the init error endpoint of the Runtime API at `api` (`host:port`).
+/// Posts `diagnostic` to the init error endpoint of the Runtime API at `api`: `host:port` in
+/// Lambda, a URL with a base path under `cargo lambda watch` (`http://127.0.0.1:9000/.rt/<fn>`).
 pub async fn report_init_error(api: &str, diagnostic: &Diagnostic) -> Result<(), String> {
-    let endpoint = format!("http://{api}")
-        .parse()
-        .map_err(|e| format!("AWS_LAMBDA_RUNTIME_API is not host:port: {e}"))?;
+    let endpoint = if api.contains("://") {
+        api.to_owned()
+    } else {
+        format!("http://{api}")
+    }
+    .parse()
+    .map_err(|e| format!("AWS_LAMBDA_RUNTIME_API is neither host:port nor a URL: {e}"))?;
     let client = PooledClient::builder().with_endpoint(endpoint).build();
     let body = serde_json::to_vec(diagnostic).map_err(|e| e.to_string())?;
     let request = build_request()

@@ -61,6 +61,22 @@ async fn messages_event_is_delivered_everywhere() {
 }
 
 #[tokio::test]
+async fn gzip_event_is_delivered_like_the_plain_one() {
+    // API Gateway passes the compressed body base64-encoded, with isBase64Encoded.
+    let plain = harness(HttpSettings::default()).await;
+    let a = call(&plain, MESSAGES).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let gzip = harness(HttpSettings::default()).await;
+    let g = call(&gzip, include_str!("../../../events/http-gzip.json")).await;
+    assert_eq!(g.status, 200, "{}", g.body);
+    assert_eq!(g.body["results"], a.body["results"]);
+    assert_eq!(
+        destinations(&outbox(&gzip.outbox)),
+        destinations(&outbox(&plain.outbox))
+    );
+}
+
+#[tokio::test]
 async fn dry_run_returns_the_plan_and_sends_nothing() {
     let h = harness(HttpSettings::default()).await;
     let a = call(&h, include_str!("../../../events/http-dry-run.json")).await;

@@ -57,15 +57,30 @@ impl Run {
     }
 }
 
+/// How `AWS_LAMBDA_RUNTIME_API` names the stub.
+#[derive(Debug, Clone, Copy)]
+pub enum Api {
+    /// `127.0.0.1:<port>`, as Lambda sets it.
+    HostPort,
+    /// `http://127.0.0.1:<port>/.rt/<function>`, as `cargo lambda watch` sets it.
+    UrlWithPath,
+}
+
+const BASE_PATH: &str = "/.rt/fanout-test";
+
 /// Runs `binary` with `env` (and the variables Lambda sets) against a stub that serves `events`,
 /// until it exits or has answered every event; then stops it.
 pub async fn run(binary: &str, env: &[(&str, &str)], events: Vec<Value>) -> Run {
+    run_with(binary, env, events, Api::HostPort).await
+}
+
+pub async fn run_with(binary: &str, env: &[(&str, &str)], events: Vec<Value>, api: Api) -> Run {
     let expected = events.len();
     let shared: Shared = Arc::new(Mutex::new(Runtime {
         events: events.into(),
         ..Runtime::default()
     }));
-    let app = Router::new()
+    let routes = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .route(
@@ -73,8 +88,16 @@ pub async fn run(binary: &str, env: &[(&str, &str)], events: Vec<Value>) -> Run 
             post(invocation),
         )
         .with_state(shared.clone());
+    let app = match api {
+        Api::HostPort => routes,
+        Api::UrlWithPath => Router::new().nest(BASE_PATH, routes),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
+    let host_port = listener.local_addr().unwrap().to_string();
+    let address = match api {
+        Api::HostPort => host_port,
+        Api::UrlWithPath => format!("http://{host_port}{BASE_PATH}"),
+    };
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut command = tokio::process::Command::new(binary);
@@ -200,12 +223,27 @@ pub async fn assert_init_error(
     error_type: &str,
     message: &str,
 ) {
-    let run = run(binary, env, Vec::new()).await;
+    for api in [Api::HostPort, Api::UrlWithPath] {
+        assert_init_error_at(binary, env, error_type, message, api).await;
+    }
+}
+
+async fn assert_init_error_at(
+    binary: &str,
+    env: &[(&str, &str)],
+    error_type: &str,
+    message: &str,
+    api: Api,
+) {
+    let run = run_with(binary, env, Vec::new(), api).await;
     let exit = run.exit.expect("the function exits after a failed init");
     assert_eq!(exit.code(), Some(1), "{}", run.output);
-    let post = run
-        .init_error()
-        .unwrap_or_else(|| panic!("no init error was posted; output:\n{}", run.output));
+    let post = run.init_error().unwrap_or_else(|| {
+        panic!(
+            "no init error was posted to {api:?}; output:\n{}",
+            run.output
+        )
+    });
     assert_eq!(post.error_type.as_deref(), Some(error_type));
     assert_eq!(post.body["errorType"], error_type);
     let posted = post.body["errorMessage"].as_str().unwrap_or_default();
