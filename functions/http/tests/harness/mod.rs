@@ -2,15 +2,14 @@
 //! `events/routes.json`, API Gateway events in and JSON answers out.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../../../../shared/tests/support/local_app.rs"]
+mod local_app;
+
 use std::path::{Path, PathBuf};
 
-use fanout::app::App;
-use fanout::config::Config;
 use fanout_http::{HttpApp, HttpSettings};
 use lambda_http::{Body, Request};
 use serde_json::Value;
-
-const ROUTES: &str = include_str!("../../../../events/routes.json");
 
 pub struct Harness {
     pub http: HttpApp,
@@ -19,21 +18,14 @@ pub struct Harness {
 }
 
 pub async fn harness(settings: HttpSettings) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = dir.path().join("outbox");
-    let config = Config::from_lookup(|k| match k {
-        "FANOUT_ROUTES" => Some(ROUTES.to_owned()),
-        "FANOUT_OUTBOX_DIR" => Some(outbox.display().to_string()),
-        _ => None,
-    })
-    .unwrap();
+    let local = local_app::local_app().await;
     Harness {
         http: HttpApp {
-            app: App::from_config(config).await.unwrap(),
+            app: local.app,
             settings,
         },
-        outbox,
-        _dir: dir,
+        outbox: local.outbox,
+        _dir: local.dir,
     }
 }
 
@@ -73,13 +65,7 @@ pub fn variant(event_json: &str, edit: impl FnOnce(&mut Value)) -> String {
 }
 
 pub fn outbox(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(fanout::sink::outbox::FILE_NAME))
-        .map(|t| {
-            t.lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
+    local_app::recorded_calls(dir)
 }
 
 pub fn destinations(calls: &[Value]) -> Vec<String> {
