@@ -50,30 +50,27 @@ pub fn decode(event: &SqsEvent) -> Vec<Inbound> {
         .records
         .iter()
         .enumerate()
-        .map(|(i, record)| Inbound {
-            group: record.attributes.get("MessageGroupId").cloned(),
-            ..Inbound::routed(
-                // The source id goes into logs and outcomes: a messageId that breaks the id
-                // rule (empty, a control character) is replaced by the record's position.
-                record
-                    .message_id
-                    .clone()
-                    .filter(|id| is_valid_id(id))
-                    .unwrap_or_else(|| format!("record {i}")),
-                decode_record(record),
-            )
+        .map(|(i, record)| {
+            // A messageId that breaks the id rule (empty, a control character) names nothing:
+            // the message then needs its own envelope `id`, and the record is known in logs and
+            // outcomes by its position.
+            let message_id = record.message_id.as_deref().filter(|id| is_valid_id(id));
+            Inbound {
+                group: record.attributes.get("MessageGroupId").cloned(),
+                ..Inbound::routed(
+                    message_id.map_or_else(|| format!("record {i}"), str::to_owned),
+                    decode_record(record, message_id),
+                )
+            }
         })
         .collect()
 }
 
-fn decode_record(record: &SqsMessage) -> Result<Message, MessageError> {
+fn decode_record(record: &SqsMessage, message_id: Option<&str>) -> Result<Message, MessageError> {
     let body = record.body.as_deref().ok_or(MessageError::Field {
         field: "body",
         rule: "the SQS record has no body".to_owned(),
     })?;
-    // A record whose messageId is empty (or breaks the id rule) names the message only through
-    // its envelope `id`, which is then required.
-    let message_id = record.message_id.as_deref().filter(|id| is_valid_id(id));
     Message::decode(body, message_id)
 }
 
