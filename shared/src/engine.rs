@@ -14,7 +14,7 @@ use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
 use crate::ids;
 use crate::message::{Message, MessageError, Payload};
 use crate::metrics;
-use crate::outcome::{Outcome, Report, Status, TargetOutcome, TargetStatus};
+use crate::outcome::{DROPPED, Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
 use crate::sink::{Entry, Sinks};
 use crate::validate::{self, ContractLimits};
@@ -95,7 +95,8 @@ struct PlannedMessage {
 #[derive(Debug, Clone)]
 enum Planned {
     Invalid(String),
-    /// Empty when no route matched and the table's default is `drop`.
+    /// No route matched and the table's default is `drop`.
+    Dropped,
     Routed(Vec<Target>),
 }
 
@@ -143,6 +144,7 @@ impl Plan {
                 .map(|m| {
                     let (status, error, targets) = match &m.state {
                         Planned::Invalid(reason) => ("invalid", Some(reason.clone()), Vec::new()),
+                        Planned::Dropped => ("dropped", Some(DROPPED.to_owned()), Vec::new()),
                         Planned::Routed(ts) => (
                             "planned",
                             None,
@@ -245,7 +247,7 @@ impl Engine {
                         .to_owned(),
                 );
             }
-            Ok(Routed::Dropped) => return Planned::Routed(Vec::new()),
+            Ok(Routed::Dropped) => return Planned::Dropped,
             Ok(Routed::Targets(targets)) => targets,
         };
         // A message is checked against every target before any entry exists, so an invalid
@@ -256,8 +258,8 @@ impl Engine {
         {
             return Planned::Invalid(err.to_string());
         }
-        for target in &targets {
-            let entry = build_entry(index_in_batch, msg, target);
+        for (position, target) in targets.iter().enumerate() {
+            let entry = build_entry(index_in_batch, position, msg, target);
             let slot = match index.get(&target.destination) {
                 Some(&slot) => slot,
                 None => {
@@ -290,7 +292,7 @@ impl Engine {
             .iter()
             .map(|m| match &m.state {
                 Planned::Routed(ts) => vec![None; ts.len()],
-                Planned::Invalid(_) => Vec::new(),
+                Planned::Invalid(_) | Planned::Dropped => Vec::new(),
             })
             .collect();
         let (mut calls, mut retries, mut throttles) = (0, 0, 0);
@@ -309,16 +311,14 @@ impl Engine {
                 else {
                     continue;
                 };
-                // Targets are unique per destination within a message.
-                let found = targets
-                    .iter()
-                    .position(|t| t.destination == lane.destination);
-                if let (Some(pos), Some(target)) = (found, found.and_then(|p| targets.get(p)))
-                    && let Some(slot) = slots.get_mut(pos)
+                if let Some(target) = targets.get(r.target)
+                    && target.destination == lane.destination
+                    && let Some(slot) = slots.get_mut(r.target)
                 {
                     *slot = Some(TargetOutcome {
                         route: target.route.clone(),
                         destination: target.destination.clone(),
+                        label: target.label.clone(),
                         status: r.status,
                         retryable: r.retryable,
                         attempts: r.attempts,
@@ -335,6 +335,7 @@ impl Engine {
             .zip(per_message)
             .map(|(m, slots)| match m.state {
                 Planned::Invalid(reason) => Outcome::invalid(m.source_id, m.id, reason),
+                Planned::Dropped => Outcome::dropped(m.source_id, m.id),
                 Planned::Routed(targets) => {
                     let targets = targets
                         .into_iter()
@@ -345,6 +346,7 @@ impl Engine {
                             slot.unwrap_or_else(|| TargetOutcome {
                                 route: t.route,
                                 destination: t.destination,
+                                label: t.label,
                                 status: TargetStatus::Failed,
                                 retryable: true,
                                 attempts: 0,
@@ -434,7 +436,7 @@ impl Engine {
             retries += report.retries;
             throttles += report.throttles;
             for ((outcome, i), group) in report.outcomes.into_iter().zip(positions).zip(groups) {
-                if outcome.status != Status::Delivered
+                if !outcome.status.is_done()
                     && let Some(g) = group
                 {
                     failed_groups.insert(g);
@@ -480,6 +482,12 @@ fn log_outcomes(report: &Report) {
     for o in &report.outcomes {
         match o.status {
             Status::Delivered => {}
+            Status::Dropped => tracing::info!(
+                source_id = %o.source_id,
+                id = o.id.as_deref().unwrap_or(""),
+                reason = DROPPED,
+                "message dropped"
+            ),
             Status::Failed => tracing::warn!(
                 source_id = %o.source_id,
                 id = o.id.as_deref().unwrap_or(""),
@@ -499,6 +507,7 @@ fn log_outcomes(report: &Report) {
     tracing::info!(
         messages = s.messages,
         delivered = s.delivered,
+        dropped = s.dropped,
         failed = s.failed,
         invalid = s.invalid,
         calls = report.calls,
@@ -509,7 +518,7 @@ fn log_outcomes(report: &Report) {
 }
 
 /// The entry one message contributes to one target's call.
-fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
+fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &Target) -> Entry {
     let kind = target.destination.kind();
     let id = match kind {
         Kind::Analytics | Kind::Events | Kind::Sns => {
@@ -529,6 +538,7 @@ fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
     };
     Entry {
         message: index_in_batch,
+        target: position,
         id,
         payload,
         timestamp: msg.timestamp,

@@ -116,7 +116,9 @@ impl Job {
             .iter()
             .map(|template| {
                 let msg = Message {
-                    id: format!("{}/{run}", template.id),
+                    // `:` rather than `/`: an id may fill a topic level (`${id}`), and a value
+                    // that fills one may not add levels.
+                    id: format!("{}:{run}", template.id),
                     ..template.clone()
                 };
                 let targets = match self.targets.route(&msg) {
@@ -189,7 +191,7 @@ mod tests {
         let inbound = job.inbound("run-7");
         assert_eq!(inbound[0].source_id, "nightly:nightly-1");
         let msg = inbound[0].message.as_ref().unwrap();
-        assert_eq!(msg.id, "nightly-1/run-7");
+        assert_eq!(msg.id, "nightly-1:run-7");
         let targets = inbound[1].targets.as_ref().unwrap();
         assert_eq!(targets.len(), 251);
         assert_eq!(
@@ -201,7 +203,7 @@ mod tests {
         assert_eq!(
             targets[250].destination,
             Destination::Mqtt {
-                topic: "audit/second/run-7".into()
+                topic: "audit/second:run-7".into()
             }
         );
     }

@@ -7,16 +7,29 @@ use serde::Serialize;
 
 use crate::destination::{Destination, Kind};
 
+/// Why a dropped message went nowhere (its outcome's `error`, and its log line).
+pub const DROPPED: &str =
+    "no route matches this message, and the routing table's default is `drop`";
+
 /// Where a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every target accepted it (or no route matched and the table's default is `drop`).
+    /// Every target accepted it.
     Delivered,
+    /// No route matched and the table's default is `drop`: acknowledged, sent nowhere, logged.
+    Dropped,
     /// At least one target did not accept it; `retryable` says whether a retry may succeed.
     Failed,
     /// It can never be delivered as sent: bad envelope, no route, or a destination contract broken.
     Invalid,
+}
+
+impl Status {
+    /// Whether the trigger may forget the message: it was delivered, or the table drops it.
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Delivered | Status::Dropped)
+    }
 }
 
 /// What happened at one target.
@@ -34,6 +47,9 @@ pub enum TargetStatus {
 pub struct TargetOutcome {
     pub route: Arc<str>,
     pub destination: Destination,
+    /// How errors and logs name the target (see [`crate::destination::Target::label`]).
+    #[serde(skip)]
+    pub label: Option<Arc<str>>,
     pub status: TargetStatus,
     pub retryable: bool,
     pub attempts: u32,
@@ -70,6 +86,18 @@ impl Outcome {
         }
     }
 
+    /// A message no route matched, acknowledged because the table's default is `drop`.
+    pub fn dropped(source_id: String, id: Option<String>) -> Self {
+        Outcome {
+            source_id,
+            id,
+            status: Status::Dropped,
+            retryable: false,
+            error: Some(DROPPED.to_owned()),
+            targets: Vec::new(),
+        }
+    }
+
     /// Builds the message's status from its targets: delivered only when every target delivered.
     pub fn from_targets(
         source_id: String,
@@ -94,11 +122,11 @@ impl Outcome {
         let error = not_delivered
             .iter()
             .map(|t| {
-                format!(
-                    "{}: {}",
-                    t.destination,
-                    t.reason.as_deref().unwrap_or("not delivered")
-                )
+                let reason = t.reason.as_deref().unwrap_or("not delivered");
+                match &t.label {
+                    Some(label) => format!("{label}: {reason}"),
+                    None => format!("{}: {reason}", t.destination),
+                }
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -119,6 +147,7 @@ impl Outcome {
 pub struct Summary {
     pub messages: usize,
     pub delivered: usize,
+    pub dropped: usize,
     pub failed: usize,
     pub invalid: usize,
     /// Per destination kind: entries delivered / failed / skipped.
@@ -154,6 +183,7 @@ impl Report {
         for o in &outcomes {
             match o.status {
                 Status::Delivered => summary.delivered += 1,
+                Status::Dropped => summary.dropped += 1,
                 Status::Failed => summary.failed += 1,
                 Status::Invalid => summary.invalid += 1,
             }
@@ -186,6 +216,7 @@ mod tests {
         TargetOutcome {
             route: Arc::from("r"),
             destination: Destination::Mqtt { topic: "t".into() },
+            label: None,
             status,
             retryable,
             attempts: 1,

@@ -278,10 +278,13 @@ mod tests {
             devices,
             fleet,
             content,
-        } = check(req(&["d1", "d2"], "aGVsbG8="), &ContractLimits::default())
-            .ok()
-            .unwrap();
-        assert_eq!(devices, ["d1", "d2"]);
+        } = check(
+            req(&["dev-1", "dev-2"], "aGVsbG8="),
+            &ContractLimits::default(),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(devices, ["dev-1", "dev-2"]);
         assert_eq!(content, b"hello");
         let msg = Message::decode(r#"{"id": "r", "payload": 1}"#, None).unwrap();
         let Ok(Routed::Targets(targets)) = fleet.route(&msg) else {
@@ -290,7 +293,10 @@ mod tests {
         let topics: Vec<String> = targets.iter().map(|t| t.destination.to_string()).collect();
         assert_eq!(
             topics,
-            ["fleet:/a1BwAGV/d1/user/get", "fleet:/a1BwAGV/d2/user/get"]
+            [
+                "fleet:/a1BwAGV/dev-1/user/get",
+                "fleet:/a1BwAGV/dev-2/user/get"
+            ]
         );
         assert_eq!(
             targets[0].params,
@@ -305,7 +311,7 @@ mod tests {
 
     #[test]
     fn refuses_what_batchpub_refuses() {
-        let many: Vec<String> = (0..101).map(|i| format!("d{i}")).collect();
+        let many: Vec<String> = (0..101).map(|i| format!("dev-{i}")).collect();
         let refs: Vec<&str> = many.iter().map(String::as_str).collect();
         assert!(
             check(req(&refs, "aGVsbG8="), &ContractLimits::default())
@@ -323,18 +329,21 @@ mod tests {
         );
         assert!(check(req(&["${id}"], "aGVsbG8="), &ContractLimits::default()).is_err());
         assert!(
-            check(req(&["a", "a"], "aGVsbG8="), &ContractLimits::default())
-                .err()
-                .unwrap()
-                .contains("twice")
+            check(
+                req(&["dev-a", "dev-a"], "aGVsbG8="),
+                &ContractLimits::default()
+            )
+            .err()
+            .unwrap()
+            .contains("twice")
         );
         assert!(
-            check(req(&["a"], "not base64!"), &ContractLimits::default())
+            check(req(&["dev-a"], "not base64!"), &ContractLimits::default())
                 .err()
                 .unwrap()
                 .starts_with("MessageContent")
         );
-        let mut r = req(&["a"], "aGVsbG8=");
+        let mut r = req(&["dev-a"], "aGVsbG8=");
         r.qos = 2;
         assert!(
             check(r, &ContractLimits::default())
@@ -342,7 +351,7 @@ mod tests {
                 .unwrap()
                 .starts_with("Qos")
         );
-        let mut r = req(&["a"], "aGVsbG8=");
+        let mut r = req(&["dev-a"], "aGVsbG8=");
         r.topic_short_name = "a/+".into();
         assert!(
             check(r, &ContractLimits::default())

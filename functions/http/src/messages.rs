@@ -172,7 +172,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
     Ok(inbound)
 }
 
-/// 200 all delivered; 422 all invalid; 503 + Retry-After when nothing was delivered and every
+/// 200 all delivered (or dropped by the table's default); 422 all invalid; 503 + Retry-After when nothing was delivered and every
 /// failure may succeed on retry; 207 otherwise.
 fn respond(request_id: String, report: &Report) -> Response<Body> {
     let s = &report.summary;
@@ -191,7 +191,7 @@ fn respond(request_id: String, report: &Report) -> Response<Body> {
         .iter()
         .filter(|o| o.status == Status::Failed)
         .all(|o| o.retryable);
-    if s.delivered == s.messages {
+    if s.delivered + s.dropped == s.messages {
         reply::json(200, &body)
     } else if s.invalid == s.messages {
         reply::json(422, &body)

@@ -5,7 +5,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use fanout::app::App;
 use fanout::engine::{Inbound, deadline_from_epoch_ms};
 use fanout::message::{Message, MessageError};
-use fanout::outcome::{Report, Status};
+use fanout::outcome::Report;
 use lambda_runtime::{Error, LambdaEvent};
 
 /// The handler: decode, run, encode.
@@ -50,7 +50,7 @@ fn decode_record(record: &SqsMessage) -> Result<Message, MessageError> {
 pub fn encode(event: &SqsEvent, report: &Report) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
     for (record, outcome) in event.records.iter().zip(&report.outcomes) {
-        if outcome.status == Status::Delivered {
+        if outcome.status.is_done() {
             continue;
         }
         match record.message_id.as_deref().filter(|id| !id.is_empty()) {

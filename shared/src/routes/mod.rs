@@ -6,13 +6,13 @@ mod target;
 mod template;
 mod topic;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::destination::Target;
+use crate::destination::{Destination, Target};
 use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
@@ -146,6 +146,9 @@ fn table_err(location: impl Into<String>, reason: impl std::fmt::Display) -> Tab
 impl RoutingTable {
     /// Parses and checks a whole table; the first problem found is returned with its location.
     pub fn from_json(text: &str, limits: &ContractLimits) -> Result<RoutingTable, TableError> {
+        // Editors on Windows save UTF-8 with a byte-order mark; JSON parsers refuse it (RFC 8259
+        // §8.1 lets them ignore it instead), so it is dropped here.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw: RawTable =
             serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
         let mut names = HashSet::new();
@@ -348,17 +351,16 @@ fn parse_targets(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            TargetSpec::parse(t, ordered, limits).map_err(|e| {
+            let spec = TargetSpec::parse(t, ordered, limits).map_err(|e| {
                 let kind = t.get("type").and_then(Value::as_str).unwrap_or("?");
-                table_err(
-                    format!(
-                        "route \"{route}\" target {} ({kind}) field \"{}\"",
-                        i + 1,
-                        e.field
-                    ),
-                    e.reason,
-                )
-            })
+                let at = format!("route \"{route}\" target {} ({kind})", i + 1);
+                if e.field.is_empty() {
+                    table_err(at, e.reason)
+                } else {
+                    table_err(format!("{at} field \"{}\"", e.field), e.reason)
+                }
+            })?;
+            Ok(spec.with_label(route, i + 1))
         })
         .collect()
 }
@@ -383,23 +385,45 @@ fn render_all(
 
 /// One target per destination: a message matching several routes that name the same
 /// destination is sent there once (the first route's parameters win; ordering is kept if any asked).
+/// A few targets are compared pairwise; a fleet's hundreds or thousands go through a hash map, so
+/// the cost grows with the number of targets, not its square.
 fn dedup_destinations(targets: &mut Vec<Target>) {
-    let mut at = 1;
-    while let Some(target) = targets.get(at) {
-        let earlier = targets
-            .iter()
-            .take(at)
-            .position(|k| k.destination == target.destination);
-        match earlier {
-            Some(first) => {
-                let ordered = targets.remove(at).ordered;
-                if let Some(kept) = targets.get_mut(first) {
-                    kept.ordered |= ordered;
+    const PAIRWISE: usize = 16;
+    if targets.len() <= PAIRWISE {
+        let mut at = 1;
+        while let Some(target) = targets.get(at) {
+            let earlier = targets
+                .iter()
+                .take(at)
+                .position(|k| k.destination == target.destination);
+            match earlier {
+                Some(first) => {
+                    let ordered = targets.remove(at).ordered;
+                    if let Some(kept) = targets.get_mut(first) {
+                        kept.ordered |= ordered;
+                    }
+                }
+                None => at += 1,
+            }
+        }
+        return;
+    }
+    let mut first: HashMap<Destination, usize> = HashMap::with_capacity(targets.len());
+    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets.drain(..) {
+        match first.get(&target.destination) {
+            Some(&at) => {
+                if let Some(k) = kept.get_mut(at) {
+                    k.ordered |= target.ordered;
                 }
             }
-            None => at += 1,
+            None => {
+                first.insert(target.destination.clone(), kept.len());
+                kept.push(target);
+            }
         }
     }
+    *targets = kept;
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ pub struct Call {
 pub struct Entry {
     /// Index of the source message in the invocation.
     pub message: usize,
+    /// Index of the target among the message's targets, so results find their slot directly
+    /// (a fleet message has one target per device: a search per result cost O(devices²)).
+    pub target: usize,
     /// Deterministic downstream id (IoT Analytics/Events messageId, SNS FIFO deduplication id).
     pub id: String,
     /// Bytes sent as the message body.

@@ -326,6 +326,7 @@ mod tests {
     fn entry(id: &str, payload: &[u8], params: EntryParams) -> Entry {
         Entry {
             message: 0,
+            target: 0,
             id: id.into(),
             payload: Arc::from(payload),
             timestamp: Some(5),

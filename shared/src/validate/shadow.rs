@@ -5,7 +5,7 @@ use std::io;
 
 use serde_json::Value;
 
-use super::{ContractError, ascii_name, name_rule};
+use super::{ContractError, NameSet, ascii_name, name_rule};
 use crate::destination::Destination;
 use crate::message::{Payload, json_type};
 
@@ -22,10 +22,7 @@ pub(super) fn check_names(
     thing: &str,
     shadow: Option<&str>,
 ) -> Result<(), ContractError> {
-    ascii_name(thing, MAX_THING_CHARS, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-')
-    })
-    .map_err(|f| {
+    ascii_name(thing, MAX_THING_CHARS, |b| NameSet::Thing.allows(b)).map_err(|f| {
         ContractError::new(
             dest,
             "thingName",
@@ -33,10 +30,7 @@ pub(super) fn check_names(
         )
     })?;
     if let Some(name) = shadow {
-        ascii_name(name, MAX_SHADOW_CHARS, |b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'$' | b':' | b'_' | b'-')
-        })
-        .map_err(|f| {
+        ascii_name(name, MAX_SHADOW_CHARS, |b| NameSet::Shadow.allows(b)).map_err(|f| {
             ContractError::new(
                 dest,
                 "shadowName",
