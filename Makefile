@@ -108,6 +108,8 @@ build: tools-demo tools-test
 bench:
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
+	cargo bench --locked -p fanout --bench fleet
 	cargo bench --locked -p fanout-sqs --bench end_to_end
 	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	python3 shared/benches/cold_start.py target/release
+	python3 shared/benches/cold_start.py --runs 5 --fleet-job 100000 target/release

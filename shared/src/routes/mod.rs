@@ -243,6 +243,30 @@ impl RoutingTable {
         self.routes.iter().map(|r| &*r.name)
     }
 
+    /// Renders for `msg` every target whose templates read the message, as `route` would, and
+    /// reports the first that cannot be rendered. Targets the table fixes alone were checked
+    /// when it loaded, so they are not rendered again.
+    pub(crate) fn check_renders(&self, msg: &Message) -> Result<(), RouteError> {
+        let mut scratch = Vec::new();
+        for route in &self.routes {
+            for (i, spec) in route.targets.iter().enumerate() {
+                if !spec.reads_message() {
+                    continue;
+                }
+                scratch.clear();
+                spec.render(msg, &route.name, &mut scratch)
+                    .map_err(|e| RouteError {
+                        route: route.name.to_string(),
+                        target: i + 1,
+                        kind: spec.type_name(),
+                        field: e.field,
+                        reason: e.reason,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Routes one message: the union of every matching route's targets, or the default.
     pub fn route(&self, msg: &Message) -> Result<Routed, RouteError> {
         let mut targets = Vec::new();

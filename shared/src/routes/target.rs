@@ -511,6 +511,46 @@ impl TargetSpec {
         })
     }
 
+    /// Whether rendering reads the message: any of the spec's templates uses a message variable.
+    pub fn reads_message(&self) -> bool {
+        let reads = |t: &Template| t.reads_message();
+        let reads_opt = |t: &Option<Template>| t.as_ref().is_some_and(Template::reads_message);
+        match &self.kind {
+            SpecKind::Analytics { channel } => reads(channel),
+            SpecKind::Events { input } => reads(input),
+            SpecKind::Sns {
+                topic_arn,
+                subject,
+                group_id,
+                attributes,
+                ..
+            } => {
+                reads(topic_arn)
+                    || reads_opt(subject)
+                    || reads_opt(group_id)
+                    || attributes.iter().any(|(_, _, v)| reads(v))
+            }
+            SpecKind::Mqtt {
+                topic,
+                response_topic,
+                ..
+            } => reads(topic) || reads_opt(response_topic),
+            SpecKind::Fleet {
+                product_key,
+                devices,
+                topic_short_name,
+                topic,
+                ..
+            } => {
+                reads(product_key)
+                    || reads(topic_short_name)
+                    || reads(topic)
+                    || devices.iter().any(reads)
+            }
+            SpecKind::Shadow { thing, shadow } => reads(thing) || reads_opt(shadow),
+        }
+    }
+
     /// The table field that names the destination.
     fn name_field(&self) -> &'static str {
         match self.kind {
