@@ -11,10 +11,12 @@ use crate::outcome::Report;
 pub const NAMESPACE: &str = "IotFanout";
 
 /// Per invocation, dimension `Function`.
-const INVOCATION_METRICS: [(&str, &str); 9] = [
+const INVOCATION_METRICS: [(&str, &str); 11] = [
     ("MessagesIn", "Count"),
     ("Delivered", "Count"),
     ("Dropped", "Count"),
+    ("ErrorsRouted", "Count"),
+    ("ErrorsFailed", "Count"),
     ("Failed", "Count"),
     ("Invalid", "Count"),
     ("Calls", "Count"),
@@ -49,6 +51,8 @@ pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Valu
         "MessagesIn": s.messages,
         "Delivered": s.delivered,
         "Dropped": s.dropped,
+        "ErrorsRouted": s.errors_routed,
+        "ErrorsFailed": s.errors_failed,
         "Failed": s.failed,
         "Invalid": s.invalid,
         "Calls": report.calls,

@@ -71,6 +71,16 @@ pub struct Outcome {
     pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The route whose target refused an invalid message, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Arc<str>>,
+    /// That target, as errors name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Where the message's error record was delivered: the message is then acknowledged to its
+    /// trigger (not retried), its reason kept at that destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_destination: Option<String>,
     pub targets: Vec<TargetOutcome>,
 }
 
@@ -82,8 +92,17 @@ impl Outcome {
             status: Status::Invalid,
             retryable: false,
             error: Some(error),
+            route: None,
+            target: None,
+            error_destination: None,
             targets: Vec::new(),
         }
+    }
+
+    /// Whether the trigger may forget the message: it was delivered or dropped, or its error
+    /// record reached the error destination.
+    pub fn is_acknowledged(&self) -> bool {
+        self.status.is_done() || self.error_destination.is_some()
     }
 
     /// A message no route matched, acknowledged because the table's default is `drop`.
@@ -94,6 +113,9 @@ impl Outcome {
             status: Status::Dropped,
             retryable: false,
             error: Some(DROPPED.to_owned()),
+            route: None,
+            target: None,
+            error_destination: None,
             targets: Vec::new(),
         }
     }
@@ -115,6 +137,9 @@ impl Outcome {
                 status: Status::Delivered,
                 retryable: false,
                 error: None,
+                route: None,
+                target: None,
+                error_destination: None,
                 targets,
             };
         }
@@ -136,6 +161,9 @@ impl Outcome {
             status: Status::Failed,
             retryable,
             error: Some(error),
+            route: None,
+            target: None,
+            error_destination: None,
             targets,
         }
     }
@@ -148,6 +176,10 @@ pub struct Summary {
     pub messages: usize,
     pub delivered: usize,
     pub dropped: usize,
+    /// Invalid or permanently failed messages whose error record reached the error destination.
+    pub errors_routed: usize,
+    /// Error records the error destination did not take (those messages went back to the trigger).
+    pub errors_failed: usize,
     pub failed: usize,
     pub invalid: usize,
     /// Per destination kind: entries delivered / failed / skipped.

@@ -71,12 +71,13 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
             )
         }
         Ok(inbound) => {
+            let id = request_id(req);
             let report = http
                 .app
                 .engine
-                .run(inbound, &http.app.sinks, deadline(req))
+                .run_invocation(inbound, &http.app.sinks, deadline(req), &id)
                 .await;
-            respond(request_id(req), &report)
+            respond(id, &report)
         }
     }
 }
@@ -132,6 +133,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
 
     let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(batch.messages.len());
     let engine_limits = &http.app.engine.config().limits;
+    let keep_originals = http.app.engine.routes().errors().is_configured();
     let inbound = batch
         .messages
         .iter()
@@ -150,6 +152,9 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
                 }
             });
             let mut item = Inbound::routed(index.to_string(), message);
+            if keep_originals {
+                item.original = Some(raw.get().to_owned());
+            }
             if let Ok(msg) = &item.message {
                 let extra: Option<&RawValue> = serde_json::from_str::<Extra<'_>>(raw.get())
                     .ok()

@@ -11,8 +11,16 @@ use lambda_runtime::{Error, LambdaEvent};
 /// The handler: decode, run, encode.
 pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
-    let inbound = decode(&event.payload);
-    let report = app.engine.run(inbound, &app.sinks, deadline).await;
+    let mut inbound = decode(&event.payload);
+    if app.engine.routes().errors().is_configured() {
+        for (item, record) in inbound.iter_mut().zip(&event.payload.records) {
+            item.original = record.body.clone();
+        }
+    }
+    let report = app
+        .engine
+        .run_invocation(inbound, &app.sinks, deadline, &event.context.request_id)
+        .await;
     encode(&event.payload, &report)
 }
 
@@ -44,13 +52,14 @@ fn decode_record(record: &SqsMessage) -> Result<Message, MessageError> {
     Message::decode(body, record.message_id.as_deref())
 }
 
-/// Every record not delivered becomes a batch item failure. A record without a messageId
+/// Every record not delivered (nor dropped, nor sent to the error destination) becomes a batch
+/// item failure. A record without a messageId
 /// cannot be named (an empty itemIdentifier fails the whole batch), so if such a record was
 /// not delivered the invocation fails and the whole batch is retried.
 pub fn encode(event: &SqsEvent, report: &Report) -> Result<SqsBatchResponse, Error> {
     let mut response = SqsBatchResponse::default();
     for (record, outcome) in event.records.iter().zip(&report.outcomes) {
-        if outcome.status.is_done() {
+        if outcome.is_acknowledged() {
             continue;
         }
         match record.message_id.as_deref().filter(|id| !id.is_empty()) {

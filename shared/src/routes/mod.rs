@@ -41,10 +41,51 @@ pub struct RoutingTable {
     routes: Vec<Route>,
     default: Fallback,
     jobs: Vec<Job>,
+    errors: ErrorRouting,
+}
+
+/// Where error records go: the table's `errors` target, each route's override, and whether
+/// permanently failed messages go there too (`onFailure: "errors"`) or back to the trigger.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorRouting {
+    table: Option<Target>,
+    routes: HashMap<Arc<str>, Target>,
+    on_failure: OnFailure,
+}
+
+/// What happens to a message a destination refused for good (access denied, not found,
+/// SenderFault) after the last attempt of the invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Reported to the trigger, which retries it and then dead-letters it.
+    #[default]
+    Retry,
+    /// Sent to the error destination with its reason, then acknowledged.
+    Errors,
+}
+
+impl ErrorRouting {
+    /// The error destination for a message refused by `route` (or by no route).
+    pub fn target_for(&self, route: Option<&str>) -> Option<&Target> {
+        route
+            .and_then(|r| self.routes.get(r))
+            .or(self.table.as_ref())
+    }
+
+    pub fn on_failure(&self) -> OnFailure {
+        self.on_failure
+    }
+
+    /// Whether any error destination is configured.
+    pub fn is_configured(&self) -> bool {
+        self.table.is_some() || !self.routes.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Route {
+    /// This route's own error destination, overriding the table's.
+    errors: Option<Target>,
     name: Arc<str>,
     topics: Vec<TopicFilter>,
     attributes: Option<Pattern>,
@@ -95,12 +136,14 @@ pub struct RouteError {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawTable {
     routes: Vec<Value>,
     default: Option<RawDefault>,
     #[serde(default)]
     jobs: Vec<Value>,
+    errors: Option<Value>,
+    on_failure: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +155,7 @@ struct RawRoute {
     targets: Vec<Value>,
     #[serde(default)]
     ordered: bool,
+    errors: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +236,38 @@ impl RoutingTable {
                 ));
             }
         };
+        let on_failure = match raw.on_failure.as_deref() {
+            None | Some("retry") => OnFailure::Retry,
+            Some("errors") => OnFailure::Errors,
+            Some(other) => {
+                return Err(table_err(
+                    "field \"onFailure\"",
+                    format!("must be \"retry\" or \"errors\", found \"{other}\""),
+                ));
+            }
+        };
+        let table_errors = raw
+            .errors
+            .as_ref()
+            .map(|v| error_target("errors", v, limits))
+            .transpose()?;
+        if on_failure == OnFailure::Errors
+            && table_errors.is_none()
+            && routes.iter().all(|r| r.errors.is_none())
+        {
+            return Err(table_err(
+                "field \"onFailure\"",
+                "is \"errors\" but no `errors` target is set, at the table or on a route",
+            ));
+        }
+        let errors = ErrorRouting {
+            table: table_errors,
+            routes: routes
+                .iter()
+                .filter_map(|r| Some((Arc::clone(&r.name), r.errors.clone()?)))
+                .collect(),
+            on_failure,
+        };
         let mut jobs: Vec<Job> = Vec::with_capacity(raw.jobs.len());
         for (i, value) in raw.jobs.iter().enumerate() {
             let job = Job::parse(value, i + 1, limits)?;
@@ -207,7 +283,13 @@ impl RoutingTable {
             routes,
             default,
             jobs,
+            errors,
         })
+    }
+
+    /// Where error records go.
+    pub fn errors(&self) -> &ErrorRouting {
+        &self.errors
     }
 
     /// The broadcast job of that name.
@@ -227,6 +309,7 @@ impl RoutingTable {
     ) -> Result<RoutingTable, TableError> {
         Ok(RoutingTable {
             routes: vec![Route {
+                errors: None,
                 name: Arc::from(name),
                 topics: Vec::new(),
                 attributes: None,
@@ -235,6 +318,7 @@ impl RoutingTable {
             }],
             default: Fallback::Reject,
             jobs: Vec::new(),
+            errors: ErrorRouting::default(),
         })
     }
 
@@ -332,7 +416,13 @@ impl Route {
             }
         };
         let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits)?;
+        let errors = raw
+            .errors
+            .as_ref()
+            .map(|v| error_target(&format!("{label} errors"), v, limits))
+            .transpose()?;
         Ok(Route {
+            errors,
             name: Arc::from(raw.name),
             topics,
             attributes,
@@ -356,6 +446,43 @@ impl Route {
                 .payload
                 .as_ref()
                 .is_none_or(|p| p.matches(msg.payload.json().and_then(Value::as_object)))
+    }
+}
+
+/// The route name error records carry as their own (they are routed by the error settings).
+pub const ERRORS_ROUTE: &str = "errors";
+
+/// An error destination: any target, named without templates (an invalid message may have no
+/// field to fill one), rendered once here.
+fn error_target(at: &str, value: &Value, limits: &ContractLimits) -> Result<Target, TableError> {
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
+    let located = |e: target::SpecError| {
+        if e.field.is_empty() {
+            table_err(format!("{at} ({kind})"), e.reason)
+        } else {
+            table_err(format!("{at} ({kind}) field \"{}\"", e.field), e.reason)
+        }
+    };
+    let spec = TargetSpec::parse(value, false, limits).map_err(located)?;
+    if spec.reads_message() {
+        return Err(table_err(
+            format!("{at} ({kind})"),
+            "must not use `${…}` templates: an invalid message may have no field to fill them",
+        ));
+    }
+    let mut rendered = Vec::new();
+    spec.render(
+        &target::no_message(),
+        &Arc::from(ERRORS_ROUTE),
+        &mut rendered,
+    )
+    .map_err(located)?;
+    match (rendered.pop(), rendered.is_empty()) {
+        (Some(target), true) => Ok(target),
+        _ => Err(table_err(
+            format!("{at} ({kind})"),
+            "must name exactly one destination (a fleet of one device at most)",
+        )),
     }
 }
 

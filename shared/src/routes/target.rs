@@ -178,7 +178,7 @@ fn serde_field(message: &str) -> &str {
 
 /// Stands in for the message when a literal template is rendered at cold start: a template with
 /// no message variables never reads it.
-fn no_message() -> Message {
+pub(crate) fn no_message() -> Message {
     Message {
         id: String::new(),
         topic: None,
