@@ -1,5 +1,5 @@
 # iot-fanout: the two commands the README opens with are `make demo` and `make test`.
-# Both install what they need from PyPI (cargo-lambda, moto, cfn-lint) when it is missing.
+# Both install what they need from PyPI (cargo-lambda, moto, cfn-lint, checkov) when it is missing.
 
 SHELL := /bin/bash
 .ONESHELL:
@@ -8,8 +8,12 @@ SHELL := /bin/bash
 DEMO_PORT ?= 9000
 OUTBOX_DIR ?= $(CURDIR)/outbox/demo
 PIP ?= python3 -m pip
+# checkov pins its own dependencies, so it lives in a virtual environment of its own; its version is
+# pinned too, so that a new release's checks arrive by a change here, not by surprise in CI.
+CHECKOV_VENV ?= $(CURDIR)/.venv/checkov
+CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: demo demo-aws test build bench tools-demo tools-test fmt
+.PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov fmt
 
 ## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox.
 demo: tools-demo
@@ -72,12 +76,13 @@ demo-aws: tools-demo tools-test
 	echo "=== logs: target/demo-aws-watch.log (function), target/demo-moto.log (moto)"
 
 ## Everything CI runs: format check, clippy with -D warnings, and every test (moto started here).
-test: tools-test
+test: tools-test tools-checkov
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 sam validate --lint --region us-east-1
 	python3 .ci/template_check.py --self-test
+	python3 .ci/checkov_scan.py --checkov "$(CHECKOV_VENV)/bin/checkov" --self-test
 	if cargo nextest --version >/dev/null 2>&1; then runner="cargo nextest run --no-fail-fast"; else runner="cargo test --no-fail-fast"; fi
 	mkdir -p target
 	port=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -95,6 +100,13 @@ tools-test:
 	command -v cfn-lint >/dev/null || $(PIP) install --quiet cfn-lint
 	command -v sam >/dev/null || $(PIP) install --quiet aws-sam-cli
 
+tools-checkov:
+	installed=$$("$(CHECKOV_VENV)/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))' 2>/dev/null || true)
+	if [ "$$installed" != "$(CHECKOV_VERSION)" ]; then
+	  python3 -m venv "$(CHECKOV_VENV)"
+	  "$(CHECKOV_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	fi
+
 fmt:
 	cargo fmt --all
 
@@ -108,6 +120,8 @@ build: tools-demo tools-test
 bench:
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
+	cargo bench --locked -p fanout --bench fleet
 	cargo bench --locked -p fanout-sqs --bench end_to_end
 	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	python3 shared/benches/cold_start.py target/release
+	python3 shared/benches/cold_start.py --runs 5 --fleet-job 100000 target/release

@@ -3,6 +3,9 @@
 
 - every crate under functions/ has an AWS::Serverless::Function built by cargo lambda
   (BuildMethod rust-cargolambda, Binary = the package name, CodeUri = the workspace root);
+- every function logs to a log group the template declares with a retention
+  (LoggingConfig.LogGroup: !Ref of an AWS::Logs::LogGroup with RetentionInDays): the group Lambda
+  would create by itself keeps logs forever;
 - every FANOUT_* variable the Rust code reads (string literals "FANOUT_..." in shared/src and
   functions/*/src) is set by the template (Globals or the function's Environment) or listed in
   DEFAULTED_BY_CODE with the reason it may stay unset; and every FANOUT_* variable the
@@ -117,6 +120,19 @@ def functions(template):
         for name, res in template.get("Resources", {}).items()
         if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::Function"
     }
+
+
+def log_group_problems(template):
+    found = []
+    resources = template.get("Resources", {})
+    for name, res in functions(template).items():
+        target = res.get("Properties", {}).get("LoggingConfig", {}).get("LogGroup")
+        group = resources.get(target.get("Ref")) if isinstance(target, dict) else None
+        if not isinstance(group, dict) or group.get("Type") != "AWS::Logs::LogGroup":
+            found.append(f"{name}: LoggingConfig.LogGroup must be !Ref of a log group declared in the template")
+        elif "RetentionInDays" not in group.get("Properties", {}):
+            found.append(f"{target['Ref']}: the log group of {name} needs RetentionInDays")
+    return found
 
 
 def variables_set(template):
@@ -253,6 +269,8 @@ def problems(template, root):
         if binary not in packages:
             found.append(f"{name}: Binary {binary} is not a crate under functions/")
 
+    found += log_group_problems(template)
+
     read = variables_read_by_code(root)
     set_here = {v for v in variables_set(template) if v.startswith("FANOUT_")}
     for var in sorted(read - set_here - set(DEFAULTED_BY_CODE)):
@@ -299,6 +317,11 @@ def self_test(template, root):
     with_template("a crate without its function", lambda t: t["Resources"][first]["Metadata"]["BuildProperties"].update(Binary="fanout-missing"))
     with_template("a function not built by cargo lambda", lambda t: t["Resources"][first]["Metadata"].update(BuildMethod="makefile"))
     with_template("CodeUri not at the workspace root", lambda t: t["Resources"][first]["Properties"].update(CodeUri="functions/sqs"))
+    with_template("a function logging to Lambda's own log group", lambda t: t["Resources"][first]["Properties"].pop("LoggingConfig"))
+    with_template(
+        "a function log group without retention",
+        lambda t: t["Resources"][t["Resources"][first]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"].pop("RetentionInDays"),
+    )
     with_template("FANOUT_SINK unset", lambda t: t["Globals"]["Function"]["Environment"]["Variables"].pop("FANOUT_SINK"))
     with_template(
         "a misspelt variable (FANOUT_CONCURENCY)",

@@ -10,7 +10,10 @@ Ready is measured with FANOUT_SINK=aws (the four SDK clients are built, nothing 
 comparison, with FANOUT_SINK=local (no SDK client at all); the first event with FANOUT_SINK=local,
 so no network is involved.
 
-Usage: shared/benches/cold_start.py [--runs N] [--ssl-cert-file PATH] BINARY_DIR
+With --fleet-job N the table is events/routes.json plus a broadcast job to N devices, to show
+what a large job in the table costs every function's cold start.
+
+Usage: shared/benches/cold_start.py [--runs N] [--ssl-cert-file PATH] [--fleet-job N] BINARY_DIR
 """
 
 import argparse
@@ -103,6 +106,25 @@ def peak_rss_kib(pid):
 
 
 EXTRA_ENV = {}
+ROUTES_FILE = ROOT / "events" / "routes.json"
+
+
+def table_with_fleet_job(devices, directory):
+    """events/routes.json plus a job that broadcasts one command to `devices` devices."""
+    table = json.loads(ROUTES_FILE.read_text())
+    table.setdefault("jobs", []).append({
+        "name": "fleet-bench",
+        "messages": [{"id": "cmd", "payload": {"cmd": "reboot"}}],
+        "targets": [{
+            "type": "fleet",
+            "productKey": "a1BwAGV",
+            "devices": [f"device-{i:06}" for i in range(devices)],
+            "topicShortName": "cmd",
+        }],
+    })
+    path = pathlib.Path(directory) / f"routes-fleet-{devices}.json"
+    path.write_text(json.dumps(table))
+    return path
 
 
 def one_run(binary, event, sink, outbox, deliver):
@@ -129,7 +151,7 @@ def one_run(binary, event, sink, outbox, deliver):
         "AWS_EC2_METADATA_DISABLED": "true",
         "FANOUT_SINK": sink,
         "FANOUT_OUTBOX_DIR": outbox,
-        "FANOUT_ROUTES_FILE": str(ROOT / "events" / "routes.json"),
+        "FANOUT_ROUTES_FILE": str(ROUTES_FILE),
         "FANOUT_METRICS": "off",
         "RUST_LOG": "error",
         **EXTRA_ENV,
@@ -160,9 +182,16 @@ def main():
         help="pass SSL_CERT_FILE, so TLS roots come from one bundle file instead of a scan of the "
         "certificate directory (Debian keeps ~140 hashed files there; Lambda's image does not)",
     )
+    parser.add_argument("--fleet-job", type=int, default=0, metavar="DEVICES")
     args = parser.parse_args()
     if args.ssl_cert_file:
         EXTRA_ENV["SSL_CERT_FILE"] = args.ssl_cert_file
+    tables = tempfile.TemporaryDirectory()
+    if args.fleet_job:
+        global ROUTES_FILE
+        ROUTES_FILE = table_with_fleet_job(args.fleet_job, tables.name)
+        print(f"table: events/routes.json + a job to {args.fleet_job} devices "
+              f"({ROUTES_FILE.stat().st_size / 1e6:.1f} MB)")
     print(
         f"| function | size | ready, AWS clients built (median of {args.runs}) "
         "| ready, local outbox (no SDK) | first event on the local outbox (median) | peak RSS |"

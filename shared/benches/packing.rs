@@ -24,6 +24,7 @@ fn entries(max_size: usize, seed: u64, sns: bool) -> Vec<Entry> {
             };
             Entry {
                 message: i,
+                target: 0,
                 id: format!("m-{i}"),
                 payload: Arc::from(vec![b'x'; size]),
                 timestamp: None,

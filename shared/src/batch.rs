@@ -208,6 +208,7 @@ mod tests {
     fn entry(message: usize, size: usize, group: Option<&str>) -> Entry {
         Entry {
             message,
+            target: 0,
             id: format!("id-{message}"),
             payload: Arc::from(vec![b'x'; 0]),
             timestamp: None,

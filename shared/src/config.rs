@@ -117,6 +117,7 @@ impl Config {
             )?),
             fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
             metrics_function: metrics_function(&get)?,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned()),
         };
         let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
             (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),

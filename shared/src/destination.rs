@@ -162,6 +162,20 @@ pub struct Target {
     /// Calls to this destination go one after another in message order
     /// (always for SNS FIFO; on request for other kinds).
     pub ordered: bool,
+    /// How errors name this target when its destination was rendered from a template: its place
+    /// in the routing table (`route "r" target 2 (mqtt)`), so a name built from a message's
+    /// values never reaches a log line or an error. `None`: the destination is named as written.
+    pub label: Option<Arc<str>>,
+}
+
+impl Target {
+    /// The target as errors and logs name it.
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        match &self.label {
+            Some(label) => std::borrow::Cow::Borrowed(label),
+            None => std::borrow::Cow::Owned(self.destination.to_string()),
+        }
+    }
 }
 
 /// Per-entry parameters, one variant per destination kind. Rendered once per message and target,

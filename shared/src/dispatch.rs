@@ -95,6 +95,8 @@ pub struct DispatchOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryResult {
     pub message: usize,
+    /// The entry's [`Entry::target`].
+    pub target: usize,
     pub status: TargetStatus,
     pub retryable: bool,
     pub attempts: u32,
@@ -140,6 +142,7 @@ async fn run_lane(lane: Lane, sinks: &Sinks, opts: &DispatchOptions) -> LaneResu
             });
             result.entries.extend(skip.iter().map(|e| EntryResult {
                 message: e.message,
+                target: e.target,
                 status: TargetStatus::Skipped,
                 retryable: true,
                 attempts: 0,
@@ -197,6 +200,7 @@ async fn send_with_retries(
     let start = out.entries.len();
     out.entries.extend(call.entries.iter().map(|e| EntryResult {
         message: e.message,
+        target: e.target,
         status: TargetStatus::Failed,
         retryable: true,
         attempts: 0,
@@ -412,6 +416,7 @@ mod tests {
     fn entry(message: usize, group: Option<&str>) -> Entry {
         Entry {
             message,
+            target: 0,
             id: format!("e{message}"),
             payload: Arc::from(&b"{}"[..]),
             timestamp: None,

@@ -11,10 +11,11 @@ use tokio::time::Instant;
 use crate::batch::{self, Lane};
 use crate::destination::{Destination, EntryParams, Kind, Target};
 use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
+use crate::error_records;
 use crate::ids;
 use crate::message::{Message, MessageError, Payload};
 use crate::metrics;
-use crate::outcome::{Outcome, Report, Status, TargetOutcome, TargetStatus};
+use crate::outcome::{DROPPED, Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
 use crate::sink::{Entry, Sinks};
 use crate::validate::{self, ContractLimits};
@@ -31,6 +32,9 @@ pub struct Inbound {
     /// Targets decided by the caller (a broadcast job, a BatchPub request, allowed explicit
     /// targets); `None` lets the routing table decide. They are checked like routed targets.
     pub targets: Option<Vec<Target>>,
+    /// The message as the trigger delivered it (an SQS body, one HTTP message's JSON), kept only
+    /// when the table has an error destination: it goes into the message's error record.
+    pub original: Option<String>,
 }
 
 impl Inbound {
@@ -41,6 +45,7 @@ impl Inbound {
             group: None,
             message,
             targets: None,
+            original: None,
         }
     }
 }
@@ -56,6 +61,8 @@ pub struct EngineConfig {
     pub fleet_rate: Option<f64>,
     /// Emit CloudWatch EMF metrics under this function name; `None`: no metrics.
     pub metrics_function: Option<String>,
+    /// The Lambda function's name (`local` outside Lambda), written into error records.
+    pub function_name: String,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +74,7 @@ impl Default for EngineConfig {
             safety_margin: Duration::from_millis(500),
             fleet_rate: None,
             metrics_function: None,
+            function_name: "local".to_owned(),
         }
     }
 }
@@ -94,9 +102,28 @@ struct PlannedMessage {
 
 #[derive(Debug, Clone)]
 enum Planned {
-    Invalid(String),
-    /// Empty when no route matched and the table's default is `drop`.
+    Invalid(Refusal),
+    /// No route matched and the table's default is `drop`.
+    Dropped,
     Routed(Vec<Target>),
+}
+
+/// Why a message is invalid, and where it was refused when a route's target refused it.
+#[derive(Debug, Clone)]
+struct Refusal {
+    reason: String,
+    route: Option<Arc<str>>,
+    target: Option<String>,
+}
+
+impl Refusal {
+    fn new(reason: String) -> Self {
+        Refusal {
+            reason,
+            route: None,
+            target: None,
+        }
+    }
 }
 
 /// A serializable view of a plan, for dry runs.
@@ -142,7 +169,8 @@ impl Plan {
                 .iter()
                 .map(|m| {
                     let (status, error, targets) = match &m.state {
-                        Planned::Invalid(reason) => ("invalid", Some(reason.clone()), Vec::new()),
+                        Planned::Invalid(r) => ("invalid", Some(r.reason.clone()), Vec::new()),
+                        Planned::Dropped => ("dropped", Some(DROPPED.to_owned()), Vec::new()),
                         Planned::Routed(ts) => (
                             "planned",
                             None,
@@ -205,7 +233,7 @@ impl Engine {
 
         for (i, item) in inbound.into_iter().enumerate() {
             let (id, state) = match item.message {
-                Err(e) => (None, Planned::Invalid(e.to_string())),
+                Err(e) => (None, Planned::Invalid(Refusal::new(e.to_string()))),
                 Ok(msg) => {
                     let state = self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
                     (Some(msg.id), state)
@@ -238,26 +266,40 @@ impl Engine {
             None => self.routes.route(msg),
         };
         let targets = match routed {
-            Err(e) => return Planned::Invalid(e.to_string()),
+            Err(e) => {
+                return Planned::Invalid(Refusal {
+                    reason: e.to_string(),
+                    target: Some(format!(
+                        "route \"{}\" target {} ({})",
+                        e.route, e.target, e.kind
+                    )),
+                    route: Some(Arc::from(e.route)),
+                });
+            }
             Ok(Routed::Rejected) => {
-                return Planned::Invalid(
+                return Planned::Invalid(Refusal::new(
                     "no route matches this message, and the routing table's default is `reject`"
                         .to_owned(),
-                );
+                ));
             }
-            Ok(Routed::Dropped) => return Planned::Routed(Vec::new()),
+            Ok(Routed::Dropped) => return Planned::Dropped,
             Ok(Routed::Targets(targets)) => targets,
         };
         // A message is checked against every target before any entry exists, so an invalid
         // message never reaches a destination.
-        if let Some(err) = targets
-            .iter()
-            .find_map(|t| validate::check(msg, t, &self.config.limits).err())
-        {
-            return Planned::Invalid(err.to_string());
+        if let Some((target, err)) = targets.iter().find_map(|t| {
+            validate::check(msg, t, &self.config.limits)
+                .err()
+                .map(|e| (t, e))
+        }) {
+            return Planned::Invalid(Refusal {
+                reason: err.to_string(),
+                route: Some(Arc::clone(&target.route)),
+                target: Some(target.label().into_owned()),
+            });
         }
-        for target in &targets {
-            let entry = build_entry(index_in_batch, msg, target);
+        for (position, target) in targets.iter().enumerate() {
+            let entry = build_entry(index_in_batch, position, msg, target);
             let slot = match index.get(&target.destination) {
                 Some(&slot) => slot,
                 None => {
@@ -290,7 +332,7 @@ impl Engine {
             .iter()
             .map(|m| match &m.state {
                 Planned::Routed(ts) => vec![None; ts.len()],
-                Planned::Invalid(_) => Vec::new(),
+                Planned::Invalid(_) | Planned::Dropped => Vec::new(),
             })
             .collect();
         let (mut calls, mut retries, mut throttles) = (0, 0, 0);
@@ -309,16 +351,14 @@ impl Engine {
                 else {
                     continue;
                 };
-                // Targets are unique per destination within a message.
-                let found = targets
-                    .iter()
-                    .position(|t| t.destination == lane.destination);
-                if let (Some(pos), Some(target)) = (found, found.and_then(|p| targets.get(p)))
-                    && let Some(slot) = slots.get_mut(pos)
+                if let Some(target) = targets.get(r.target)
+                    && target.destination == lane.destination
+                    && let Some(slot) = slots.get_mut(r.target)
                 {
                     *slot = Some(TargetOutcome {
                         route: target.route.clone(),
                         destination: target.destination.clone(),
+                        label: target.label.clone(),
                         status: r.status,
                         retryable: r.retryable,
                         attempts: r.attempts,
@@ -334,7 +374,12 @@ impl Engine {
             .into_iter()
             .zip(per_message)
             .map(|(m, slots)| match m.state {
-                Planned::Invalid(reason) => Outcome::invalid(m.source_id, m.id, reason),
+                Planned::Invalid(r) => Outcome {
+                    route: r.route,
+                    target: r.target,
+                    ..Outcome::invalid(m.source_id, m.id, r.reason)
+                },
+                Planned::Dropped => Outcome::dropped(m.source_id, m.id),
                 Planned::Routed(targets) => {
                     let targets = targets
                         .into_iter()
@@ -345,6 +390,7 @@ impl Engine {
                             slot.unwrap_or_else(|| TargetOutcome {
                                 route: t.route,
                                 destination: t.destination,
+                                label: t.label,
                                 status: TargetStatus::Failed,
                                 retryable: true,
                                 attempts: 0,
@@ -364,12 +410,30 @@ impl Engine {
     /// of each group, then the second, …) so a message is only sent after the earlier messages
     /// of its group were delivered. Logs each message that was not delivered, once.
     pub async fn run(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
+        self.run_invocation(inbound, sinks, deadline, "").await
+    }
+
+    /// [`Engine::run`] for one Lambda invocation: `request_id` goes into error records. Invalid
+    /// messages (and, with `onFailure: "errors"`, permanently failed ones) are then sent to the
+    /// table's error destination; a message whose record arrived is acknowledged to its trigger.
+    pub async fn run_invocation(
+        &self,
+        mut inbound: Vec<Inbound>,
+        sinks: &Sinks,
+        deadline: Instant,
+        request_id: &str,
+    ) -> Report {
         let started = Instant::now();
+        let originals = error_records::take_originals(self, &mut inbound);
         let mut report = if inbound.iter().all(|m| m.group.is_none()) {
             self.execute(self.plan(inbound), sinks, deadline).await
         } else {
             self.run_in_waves(inbound, sinks, deadline).await
         };
+        if self.routes.errors().is_configured() {
+            error_records::route_errors(self, &mut report, &originals, sinks, deadline, request_id)
+                .await;
+        }
         report.send_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         log_outcomes(&report);
         if let Some(function) = &self.config.metrics_function {
@@ -434,7 +498,7 @@ impl Engine {
             retries += report.retries;
             throttles += report.throttles;
             for ((outcome, i), group) in report.outcomes.into_iter().zip(positions).zip(groups) {
-                if outcome.status != Status::Delivered
+                if !outcome.status.is_done()
                     && let Some(g) = group
                 {
                     failed_groups.insert(g);
@@ -455,6 +519,9 @@ impl Engine {
                     retryable: true,
                     error: Some("no outcome was recorded for this message".to_owned()),
                     targets: Vec::new(),
+                    route: None,
+                    target: None,
+                    error_destination: None,
                 })
             })
             .collect();
@@ -473,6 +540,9 @@ fn skipped_for_group(item: Inbound) -> Outcome {
             "not sent: an earlier message of group `{group}` in this batch was not delivered"
         )),
         targets: Vec::new(),
+        route: None,
+        target: None,
+        error_destination: None,
     }
 }
 
@@ -480,10 +550,17 @@ fn log_outcomes(report: &Report) {
     for o in &report.outcomes {
         match o.status {
             Status::Delivered => {}
+            Status::Dropped => tracing::info!(
+                source_id = %o.source_id,
+                id = o.id.as_deref().unwrap_or(""),
+                reason = DROPPED,
+                "message dropped"
+            ),
             Status::Failed => tracing::warn!(
                 source_id = %o.source_id,
                 id = o.id.as_deref().unwrap_or(""),
                 retryable = o.retryable,
+                error_destination = o.error_destination.as_deref().unwrap_or(""),
                 reason = o.error.as_deref().unwrap_or(""),
                 "message failed"
             ),
@@ -491,6 +568,7 @@ fn log_outcomes(report: &Report) {
                 source_id = %o.source_id,
                 id = o.id.as_deref().unwrap_or(""),
                 reason = o.error.as_deref().unwrap_or(""),
+                error_destination = o.error_destination.as_deref().unwrap_or(""),
                 "message invalid"
             ),
         }
@@ -499,7 +577,10 @@ fn log_outcomes(report: &Report) {
     tracing::info!(
         messages = s.messages,
         delivered = s.delivered,
+        dropped = s.dropped,
         failed = s.failed,
+        errors_routed = s.errors_routed,
+        errors_failed = s.errors_failed,
         invalid = s.invalid,
         calls = report.calls,
         retries = report.retries,
@@ -509,7 +590,7 @@ fn log_outcomes(report: &Report) {
 }
 
 /// The entry one message contributes to one target's call.
-fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
+fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &Target) -> Entry {
     let kind = target.destination.kind();
     let id = match kind {
         Kind::Analytics | Kind::Events | Kind::Sns => {
@@ -529,6 +610,7 @@ fn build_entry(index_in_batch: usize, msg: &Message, target: &Target) -> Entry {
     };
     Entry {
         message: index_in_batch,
+        target: position,
         id,
         payload,
         timestamp: msg.timestamp,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod destination;
 pub mod dispatch;
 pub mod engine;
+pub mod error_records;
 pub mod explicit;
 pub mod ids;
 pub mod jobs;

@@ -63,7 +63,7 @@ impl JsonPayload {
                 if too_deep.get() {
                     MessageError::TooDeep
                 } else {
-                    MessageError::field("payload", e.to_string())
+                    MessageError::field("payload", json_error(&e))
                 }
             })?;
         Ok(JsonPayload {
@@ -256,21 +256,28 @@ impl Message {
             // Parse anyway to tell "not JSON" from "JSON but not an object".
             return Err(match serde_json::from_str::<Value>(body) {
                 Ok(v) => MessageError::NotAnObject(json_type(&v)),
-                Err(e) => MessageError::NotJson(e.to_string()),
+                Err(e) => MessageError::NotJson(json_error(&e)),
             });
         }
         let env: Envelope<'_> = serde_json::from_str(body).map_err(|e| {
             if e.is_data() {
-                MessageError::NotJson(format!("envelope: {e}"))
+                MessageError::NotJson(format!("envelope: {}", json_error(&e)))
             } else {
-                MessageError::NotJson(e.to_string())
+                MessageError::NotJson(json_error(&e))
             }
         })?;
 
         let id = match env.id.map(non_null).transpose()?.flatten() {
             Some(raw) => decode_id(raw)?,
+            // The trigger's own id (an SQS messageId) stands in, under the same rules.
             None => match default_id {
-                Some(d) => d.to_owned(),
+                Some(d) => check_id(d.to_owned()).map_err(|e| match e {
+                    MessageError::Field { rule, .. } => MessageError::field(
+                        "id",
+                        format!("is absent, and the trigger's id that stands in for it {rule}"),
+                    ),
+                    other => other,
+                })?,
                 None => return Err(MessageError::field("id", "is required")),
             },
         };
@@ -315,6 +322,20 @@ impl Message {
     }
 }
 
+/// A JSON error a caller may read. serde's data errors quote the value they refuse
+/// (`invalid type: string "…"`), and values stay out of errors and logs: those are reported by
+/// position only. Syntax errors name no value and are kept as they are.
+pub fn json_error(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Data => format!(
+            "a value has the wrong type or is out of range at line {} column {}",
+            e.line(),
+            e.column()
+        ),
+        _ => e.to_string(),
+    }
+}
+
 /// `null` counts as absent, like a missing key.
 fn non_null(raw: &RawValue) -> Result<Option<&RawValue>, MessageError> {
     Ok((raw.get() != "null").then_some(raw))
@@ -323,6 +344,12 @@ fn non_null(raw: &RawValue) -> Result<Option<&RawValue>, MessageError> {
 fn decode_id(raw: &RawValue) -> Result<String, MessageError> {
     let id: String = serde_json::from_str(raw.get())
         .map_err(|_| MessageError::field("id", "must be a string"))?;
+    check_id(id)
+}
+
+/// Ids are 1–256 characters without control characters: they reach logs, downstream ids and
+/// (through `${id}`) names.
+pub fn check_id(id: String) -> Result<String, MessageError> {
     if id.is_empty() {
         return Err(MessageError::field("id", "must not be empty"));
     }
@@ -367,7 +394,7 @@ fn decode_topic(raw: &RawValue) -> Result<String, MessageError> {
 
 fn decode_attributes(raw: &RawValue) -> Result<Map<String, Value>, MessageError> {
     let value: Value = serde_json::from_str(raw.get())
-        .map_err(|e| MessageError::field("attributes", e.to_string()))?;
+        .map_err(|e| MessageError::field("attributes", json_error(&e)))?;
     let Value::Object(map) = value else {
         return Err(MessageError::field(
             "attributes",
@@ -427,9 +454,20 @@ fn decode_binary_payload(raw: &RawValue) -> Result<Payload, MessageError> {
         });
     }
     let bytes = BASE64.decode(text).map_err(|e| {
+        // The decoder's own message quotes the offending byte; say where it is instead.
+        let why = match e {
+            base64::DecodeError::InvalidByte(at, _) => {
+                format!("character {} is not in the base64 alphabet", at + 1)
+            }
+            base64::DecodeError::InvalidLastSymbol(at, _) => {
+                format!("character {} leaves stray bits in the last group", at + 1)
+            }
+            base64::DecodeError::InvalidLength(_) => "its length is not a multiple of 4".to_owned(),
+            base64::DecodeError::InvalidPadding => "its `=` padding is wrong".to_owned(),
+        };
         MessageError::field(
             "payloadBase64",
-            format!("is not valid standard base64 (RFC 4648, with padding): {e}"),
+            format!("is not valid standard base64 (RFC 4648, with padding): {why}"),
         )
     })?;
     if bytes.len() > MAX_PAYLOAD_BYTES {

@@ -11,9 +11,12 @@ use crate::outcome::Report;
 pub const NAMESPACE: &str = "IotFanout";
 
 /// Per invocation, dimension `Function`.
-const INVOCATION_METRICS: [(&str, &str); 8] = [
+const INVOCATION_METRICS: [(&str, &str); 11] = [
     ("MessagesIn", "Count"),
     ("Delivered", "Count"),
+    ("Dropped", "Count"),
+    ("ErrorsRouted", "Count"),
+    ("ErrorsFailed", "Count"),
     ("Failed", "Count"),
     ("Invalid", "Count"),
     ("Calls", "Count"),
@@ -47,6 +50,9 @@ pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Valu
         "Function": function,
         "MessagesIn": s.messages,
         "Delivered": s.delivered,
+        "Dropped": s.dropped,
+        "ErrorsRouted": s.errors_routed,
+        "ErrorsFailed": s.errors_failed,
         "Failed": s.failed,
         "Invalid": s.invalid,
         "Calls": report.calls,
@@ -91,6 +97,7 @@ mod tests {
         let delivered = TargetOutcome {
             route: Arc::from("r"),
             destination: Destination::Mqtt { topic: "t".into() },
+            label: None,
             status: TargetStatus::Delivered,
             retryable: false,
             attempts: 1,

@@ -7,16 +7,29 @@ use serde::Serialize;
 
 use crate::destination::{Destination, Kind};
 
+/// Why a dropped message went nowhere (its outcome's `error`, and its log line).
+pub const DROPPED: &str =
+    "no route matches this message, and the routing table's default is `drop`";
+
 /// Where a message ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every target accepted it (or no route matched and the table's default is `drop`).
+    /// Every target accepted it.
     Delivered,
+    /// No route matched and the table's default is `drop`: acknowledged, sent nowhere, logged.
+    Dropped,
     /// At least one target did not accept it; `retryable` says whether a retry may succeed.
     Failed,
     /// It can never be delivered as sent: bad envelope, no route, or a destination contract broken.
     Invalid,
+}
+
+impl Status {
+    /// Whether the trigger may forget the message: it was delivered, or the table drops it.
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Delivered | Status::Dropped)
+    }
 }
 
 /// What happened at one target.
@@ -34,6 +47,9 @@ pub enum TargetStatus {
 pub struct TargetOutcome {
     pub route: Arc<str>,
     pub destination: Destination,
+    /// How errors and logs name the target (see [`crate::destination::Target::label`]).
+    #[serde(skip)]
+    pub label: Option<Arc<str>>,
     pub status: TargetStatus,
     pub retryable: bool,
     pub attempts: u32,
@@ -55,6 +71,16 @@ pub struct Outcome {
     pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The route whose target refused an invalid message, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Arc<str>>,
+    /// That target, as errors name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Where the message's error record was delivered: the message is then acknowledged to its
+    /// trigger (not retried), its reason kept at that destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_destination: Option<String>,
     pub targets: Vec<TargetOutcome>,
 }
 
@@ -66,6 +92,30 @@ impl Outcome {
             status: Status::Invalid,
             retryable: false,
             error: Some(error),
+            route: None,
+            target: None,
+            error_destination: None,
+            targets: Vec::new(),
+        }
+    }
+
+    /// Whether the trigger may forget the message: it was delivered or dropped, or its error
+    /// record reached the error destination.
+    pub fn is_acknowledged(&self) -> bool {
+        self.status.is_done() || self.error_destination.is_some()
+    }
+
+    /// A message no route matched, acknowledged because the table's default is `drop`.
+    pub fn dropped(source_id: String, id: Option<String>) -> Self {
+        Outcome {
+            source_id,
+            id,
+            status: Status::Dropped,
+            retryable: false,
+            error: Some(DROPPED.to_owned()),
+            route: None,
+            target: None,
+            error_destination: None,
             targets: Vec::new(),
         }
     }
@@ -87,6 +137,9 @@ impl Outcome {
                 status: Status::Delivered,
                 retryable: false,
                 error: None,
+                route: None,
+                target: None,
+                error_destination: None,
                 targets,
             };
         }
@@ -94,11 +147,11 @@ impl Outcome {
         let error = not_delivered
             .iter()
             .map(|t| {
-                format!(
-                    "{}: {}",
-                    t.destination,
-                    t.reason.as_deref().unwrap_or("not delivered")
-                )
+                let reason = t.reason.as_deref().unwrap_or("not delivered");
+                match &t.label {
+                    Some(label) => format!("{label}: {reason}"),
+                    None => format!("{}: {reason}", t.destination),
+                }
             })
             .collect::<Vec<_>>()
             .join("; ");
@@ -108,6 +161,9 @@ impl Outcome {
             status: Status::Failed,
             retryable,
             error: Some(error),
+            route: None,
+            target: None,
+            error_destination: None,
             targets,
         }
     }
@@ -119,6 +175,11 @@ impl Outcome {
 pub struct Summary {
     pub messages: usize,
     pub delivered: usize,
+    pub dropped: usize,
+    /// Invalid or permanently failed messages whose error record reached the error destination.
+    pub errors_routed: usize,
+    /// Error records the error destination did not take (those messages went back to the trigger).
+    pub errors_failed: usize,
     pub failed: usize,
     pub invalid: usize,
     /// Per destination kind: entries delivered / failed / skipped.
@@ -154,6 +215,7 @@ impl Report {
         for o in &outcomes {
             match o.status {
                 Status::Delivered => summary.delivered += 1,
+                Status::Dropped => summary.dropped += 1,
                 Status::Failed => summary.failed += 1,
                 Status::Invalid => summary.invalid += 1,
             }
@@ -186,6 +248,7 @@ mod tests {
         TargetOutcome {
             route: Arc::from("r"),
             destination: Destination::Mqtt { topic: "t".into() },
+            label: None,
             status,
             retryable,
             attempts: 1,

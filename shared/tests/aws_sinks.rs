@@ -537,6 +537,41 @@ async fn sns_fifo_topic_gets_group_and_deduplication_ids() {
     assert_eq!(bodies, expected, "FIFO order within the group");
 }
 
+/// A table that says `contentBasedDeduplication` for a topic that does not have it must not fail
+/// the batch: the sink reads the topic's own setting (once) and sends deduplication ids unless
+/// the topic really deduplicates by content.
+#[tokio::test]
+async fn sns_fifo_content_deduplication_follows_the_topic_not_the_table() {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sinks = aws_sinks(&config);
+    let params = EntryParams::Sns(Arc::new(SnsParams {
+        group_id: Some("g".into()),
+        content_based_deduplication: true,
+        ..SnsParams::default()
+    }));
+    for topic_has_it in [false, true] {
+        let mut topic = sns
+            .create_topic()
+            .name(format!("{}.fifo", unique("cbd")))
+            .attributes("FifoTopic", "true");
+        if topic_has_it {
+            topic = topic.attributes("ContentBasedDeduplication", "true");
+        }
+        let topic_arn = topic.send().await.unwrap().topic_arn().unwrap().to_owned();
+        let entries = (0..3)
+            .map(|i| entry(i, &format!("m{i}"), b"{\"same\":1}", params.clone()))
+            .collect();
+        let c = call(Destination::Sns { topic_arn }, entries);
+        assert_eq!(
+            sinks.sns.send(&c).await.unwrap(),
+            CallReport::default(),
+            "topic with content-based deduplication: {topic_has_it}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn sns_entry_refused_by_the_service_is_reported_for_its_index() {
     let moto = moto();

@@ -1,5 +1,7 @@
 //! The bad-input corpus (`tests/fixtures/bad_input.json`): each malformed message is reported
-//! invalid with an error that names the field and the rule, nothing is sent, and nothing panics.
+//! invalid with an error that names the field and the rule, nothing is sent, nothing panics, and
+//! no error or log line carries a payload or attribute value; each bad table fails to load with
+//! its location and rule.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,6 +21,31 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 const CORPUS: &str = include_str!("fixtures/bad_input.json");
+/// Planted in payload and attribute values across the corpus.
+const MARKER: &str = "SECRET-MARKER-7f3a";
+
+/// Collects every log line the engine writes while a test runs.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
 
 #[derive(Debug, Default)]
 struct Recorder(Mutex<usize>);
@@ -49,6 +76,13 @@ fn expand(body: &str) -> String {
 #[tokio::test]
 async fn every_bad_input_is_invalid_with_field_and_rule() {
     let corpus: Value = serde_json::from_str(CORPUS).unwrap();
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let table =
         RoutingTable::from_json(&corpus["routes"].to_string(), &ContractLimits::default()).unwrap();
     let engine = Engine::new(table, EngineConfig::default());
@@ -98,10 +132,26 @@ async fn every_bad_input_is_invalid_with_field_and_rule() {
             error.len()
         );
         assert!(
-            !error.contains("xxxxxxxxxxxxxxxx"),
-            "{name}: error echoes the payload"
+            !error.contains("xxxxxxxxxxxxxxxx") && !error.contains(MARKER),
+            "{name}: error echoes the payload or an attribute value: {error}"
         );
     }
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("message invalid"), "the run logged nothing");
+    assert!(
+        !logged.contains(MARKER),
+        "a log line carries a payload or attribute value:\n{}",
+        logged
+            .lines()
+            .filter(|l| l.contains(MARKER))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let planted = cases
+        .iter()
+        .filter(|c| c["body"].as_str().unwrap().contains(MARKER))
+        .count();
+    assert!(planted >= 10, "only {planted} cases carry the marker");
     assert!(
         wrong.is_empty(),
         "{} of {} cases wrong:\n{}",
@@ -115,4 +165,39 @@ async fn every_bad_input_is_invalid_with_field_and_rule() {
         0,
         "an invalid message reached a sink"
     );
+}
+
+#[test]
+fn every_bad_table_fails_to_load_at_its_field_with_its_rule() {
+    let corpus: Value = serde_json::from_str(CORPUS).unwrap();
+    let tables = corpus["tables"].as_array().unwrap();
+    assert!(tables.len() >= 10);
+    let mut wrong = Vec::new();
+    for case in tables {
+        let name = case["name"].as_str().unwrap();
+        match RoutingTable::from_json(&case["table"].to_string(), &ContractLimits::default()) {
+            Ok(_) => wrong.push(format!("{name}: loaded")),
+            Err(e) => {
+                let text = e.to_string();
+                let missing: Vec<&str> = case["error"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap())
+                    .filter(|e| !text.contains(e))
+                    .collect();
+                if !missing.is_empty() {
+                    wrong.push(format!("{name}: `{text}` lacks {missing:?}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_table_saved_with_a_byte_order_mark_loads() {
+    let corpus: Value = serde_json::from_str(CORPUS).unwrap();
+    let text = format!("\u{feff}{}", corpus["routes"]);
+    assert!(RoutingTable::from_json(&text, &ContractLimits::default()).is_ok());
 }

@@ -306,9 +306,19 @@ async fn unmatched_messages_follow_the_default() {
             deadline(),
         )
         .await;
-    // The table's default is `drop`: acknowledged, sent nowhere.
-    assert_eq!(report.outcomes[0].status, Status::Delivered);
+    // The table's default is `drop`: acknowledged, sent nowhere, and reported as dropped (never
+    // as delivered), with the reason.
+    assert_eq!(report.outcomes[0].status, Status::Dropped);
+    assert!(report.outcomes[0].status.is_done());
+    assert!(
+        report.outcomes[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("default is `drop`")
+    );
     assert!(report.outcomes[0].targets.is_empty());
+    assert_eq!((report.summary.dropped, report.summary.delivered), (1, 0));
     assert!(sink.calls.lock().unwrap().is_empty());
 }
 

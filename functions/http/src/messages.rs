@@ -77,12 +77,13 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
             )
         }
         Ok(inbound) => {
+            let id = request_id(req);
             let report = http
                 .app
                 .engine
-                .run(inbound, &http.app.sinks, deadline(req))
+                .run_invocation(inbound, &http.app.sinks, deadline(req), &id)
                 .await;
-            respond(request_id(req), &report)
+            respond(id, &report)
         }
     }
 }
@@ -125,6 +126,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
 
     let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(messages.len());
     let engine_limits = &http.app.engine.config().limits;
+    let keep_originals = http.app.engine.routes().errors().is_configured();
     let inbound = messages
         .iter()
         .enumerate()
@@ -142,6 +144,9 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
                 }
             });
             let mut item = Inbound::routed(index.to_string(), message);
+            if keep_originals {
+                item.original = Some(raw.get().to_owned());
+            }
             if let Ok(msg) = &item.message {
                 let extra: Option<&RawValue> = serde_json::from_str::<Extra<'_>>(raw.get())
                     .ok()
@@ -164,7 +169,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
     Ok(inbound)
 }
 
-/// 200 all delivered; 422 all invalid; 503 + Retry-After when nothing was delivered and every
+/// 200 all delivered (or dropped by the table's default); 422 all invalid; 503 + Retry-After when nothing was delivered and every
 /// failure may succeed on retry; 207 otherwise.
 fn respond(request_id: String, report: &Report) -> Response<Body> {
     let s = &report.summary;
@@ -183,7 +188,7 @@ fn respond(request_id: String, report: &Report) -> Response<Body> {
         .iter()
         .filter(|o| o.status == Status::Failed)
         .all(|o| o.retryable);
-    if s.delivered == s.messages {
+    if s.delivered + s.dropped == s.messages {
         reply::json(200, &body)
     } else if s.invalid == s.messages {
         reply::json(422, &body)

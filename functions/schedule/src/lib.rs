@@ -7,11 +7,11 @@ use fanout::app::App;
 use fanout::engine::deadline_from_epoch_ms;
 use fanout::jobs::Job;
 use fanout::lambda_init::{LambdaError, diagnostic};
-use fanout::message::{Message, MessageError};
+use fanout::message::{MessageError, check_id};
 use fanout::outcome::{Report, TargetStatus};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Job names are the routing table's: 1 to 64 of these characters (shared/src/routes).
 const JOB_NAME_RULE: &str = "1 to 64 characters of A-Z a-z 0-9 _ . -";
@@ -187,20 +187,15 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
 }
 
 /// The run id in `field`, if the event has one (`null` is none). It becomes part of every message
-/// id and log line of the run, so it follows the envelope's id rule (shared/src/message.rs),
-/// checked by decoding it as an envelope id.
+/// id and log line of the run, so it follows the envelope's id rule.
 fn run_id(event: &Value, field: &'static str) -> Result<Option<String>, ScheduleError> {
     let bad = |rule: String| ScheduleError::BadRunId { field, rule };
     match event.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(run)) => {
-            Message::decode(&json!({"id": run, "payload": 0}).to_string(), None)
-                .map(|_| Some(run.clone()))
-                .map_err(|e| match e {
-                    MessageError::Field { rule, .. } => bad(rule),
-                    other => bad(other.to_string()),
-                })
-        }
+        Some(Value::String(run)) => check_id(run.clone()).map(Some).map_err(|e| match e {
+            MessageError::Field { rule, .. } => bad(rule),
+            other => bad(other.to_string()),
+        }),
         Some(_) => Err(bad("must be a string".to_owned())),
     }
 }

@@ -5,10 +5,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use fanout::app::App;
 use fanout::engine::{Inbound, deadline_from_epoch_ms};
 use fanout::lambda_init::{LambdaError, diagnostic};
-use fanout::message::{Message, MessageError};
-use fanout::outcome::{Report, Status};
+use fanout::message::{Message, MessageError, check_id};
+use fanout::outcome::Report;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde_json::json;
 
 /// Why the whole batch fails instead of reporting batch item failures.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,55 +37,60 @@ impl From<SqsError> for Diagnostic {
 /// The handler: decode, run, encode.
 pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, SqsError> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
-    let inbound = decode(&event.payload);
-    let report = app.engine.run(inbound, &app.sinks, deadline).await;
+    let mut inbound = decode(&event.payload);
+    if app.engine.routes().errors().is_configured() {
+        for (item, record) in inbound.iter_mut().zip(&event.payload.records) {
+            item.original = record.body.clone();
+        }
+    }
+    let report = app
+        .engine
+        .run_invocation(inbound, &app.sinks, deadline, &event.context.request_id)
+        .await;
     encode(&event.payload, &report)
 }
 
-/// One `Inbound` per record. The envelope `id` defaults to the record's messageId; on a FIFO
-/// queue the record's MessageGroupId orders delivery within the batch.
+/// One `Inbound` per record. The envelope `id` defaults to the record's messageId (under the
+/// same id rule); on a FIFO queue the record's MessageGroupId orders delivery within the batch.
 pub fn decode(event: &SqsEvent) -> Vec<Inbound> {
     event
         .records
         .iter()
         .enumerate()
-        .map(|(i, record)| {
-            // A messageId that breaks the id rule (empty, a control character) names nothing:
-            // the message then needs its own envelope `id`, and the record is known in logs and
-            // outcomes by its position.
-            let message_id = record.message_id.as_deref().filter(|id| is_valid_id(id));
-            Inbound {
-                group: record.attributes.get("MessageGroupId").cloned(),
-                ..Inbound::routed(
-                    message_id.map_or_else(|| format!("record {i}"), str::to_owned),
-                    decode_record(record, message_id),
-                )
-            }
+        .map(|(i, record)| Inbound {
+            group: record.attributes.get("MessageGroupId").cloned(),
+            ..Inbound::routed(
+                // The source id goes into logs and outcomes: a messageId that breaks the id rule
+                // (empty, a control character) is replaced by the record's position.
+                record
+                    .message_id
+                    .clone()
+                    .and_then(|id| check_id(id).ok())
+                    .unwrap_or_else(|| format!("record {i}")),
+                decode_record(record),
+            )
         })
         .collect()
 }
 
-fn decode_record(record: &SqsMessage, message_id: Option<&str>) -> Result<Message, MessageError> {
+fn decode_record(record: &SqsMessage) -> Result<Message, MessageError> {
     let body = record.body.as_deref().ok_or(MessageError::Field {
         field: "body",
         rule: "the SQS record has no body".to_owned(),
     })?;
-    Message::decode(body, message_id)
+    // The messageId stands in for a missing envelope `id` under the id rule, so an empty one
+    // makes such a message invalid.
+    Message::decode(body, record.message_id.as_deref())
 }
 
-/// Whether a messageId obeys the envelope's id rule (shared/src/message.rs), checked by decoding
-/// it as an envelope id: only then does it stand in for a missing envelope `id`.
-fn is_valid_id(id: &str) -> bool {
-    Message::decode(&json!({"id": id, "payload": 0}).to_string(), None).is_ok()
-}
-
-/// Every record not delivered becomes a batch item failure. A record without a messageId
+/// Every record not delivered (nor dropped, nor sent to the error destination) becomes a batch
+/// item failure. A record without a messageId
 /// cannot be named (an empty itemIdentifier fails the whole batch), so if such a record was
 /// not delivered the invocation fails and the whole batch is retried.
 pub fn encode(event: &SqsEvent, report: &Report) -> Result<SqsBatchResponse, SqsError> {
     let mut response = SqsBatchResponse::default();
     for (record, outcome) in event.records.iter().zip(&report.outcomes) {
-        if outcome.status == Status::Delivered {
+        if outcome.is_acknowledged() {
             continue;
         }
         match record.message_id.as_deref().filter(|id| !id.is_empty()) {

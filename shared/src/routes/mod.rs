@@ -6,13 +6,13 @@ mod target;
 mod template;
 mod topic;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::destination::Target;
+use crate::destination::{Destination, Target};
 use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
@@ -41,10 +41,51 @@ pub struct RoutingTable {
     routes: Vec<Route>,
     default: Fallback,
     jobs: Vec<Job>,
+    errors: ErrorRouting,
+}
+
+/// Where error records go: the table's `errors` target, each route's override, and whether
+/// permanently failed messages go there too (`onFailure: "errors"`) or back to the trigger.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorRouting {
+    table: Option<Target>,
+    routes: HashMap<Arc<str>, Target>,
+    on_failure: OnFailure,
+}
+
+/// What happens to a message a destination refused for good (access denied, not found,
+/// SenderFault) after the last attempt of the invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Reported to the trigger, which retries it and then dead-letters it.
+    #[default]
+    Retry,
+    /// Sent to the error destination with its reason, then acknowledged.
+    Errors,
+}
+
+impl ErrorRouting {
+    /// The error destination for a message refused by `route` (or by no route).
+    pub fn target_for(&self, route: Option<&str>) -> Option<&Target> {
+        route
+            .and_then(|r| self.routes.get(r))
+            .or(self.table.as_ref())
+    }
+
+    pub fn on_failure(&self) -> OnFailure {
+        self.on_failure
+    }
+
+    /// Whether any error destination is configured.
+    pub fn is_configured(&self) -> bool {
+        self.table.is_some() || !self.routes.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Route {
+    /// This route's own error destination, overriding the table's.
+    errors: Option<Target>,
     name: Arc<str>,
     topics: Vec<TopicFilter>,
     attributes: Option<Pattern>,
@@ -95,12 +136,14 @@ pub struct RouteError {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawTable {
     routes: Vec<Value>,
     default: Option<RawDefault>,
     #[serde(default)]
     jobs: Vec<Value>,
+    errors: Option<Value>,
+    on_failure: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +155,7 @@ struct RawRoute {
     targets: Vec<Value>,
     #[serde(default)]
     ordered: bool,
+    errors: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +190,9 @@ fn table_err(location: impl Into<String>, reason: impl std::fmt::Display) -> Tab
 impl RoutingTable {
     /// Parses and checks a whole table; the first problem found is returned with its location.
     pub fn from_json(text: &str, limits: &ContractLimits) -> Result<RoutingTable, TableError> {
+        // Editors on Windows save UTF-8 with a byte-order mark; JSON parsers refuse it (RFC 8259
+        // §8.1 lets them ignore it instead), so it is dropped here.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw: RawTable =
             serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
         let mut names = HashSet::new();
@@ -189,6 +236,38 @@ impl RoutingTable {
                 ));
             }
         };
+        let on_failure = match raw.on_failure.as_deref() {
+            None | Some("retry") => OnFailure::Retry,
+            Some("errors") => OnFailure::Errors,
+            Some(other) => {
+                return Err(table_err(
+                    "field \"onFailure\"",
+                    format!("must be \"retry\" or \"errors\", found \"{other}\""),
+                ));
+            }
+        };
+        let table_errors = raw
+            .errors
+            .as_ref()
+            .map(|v| error_target("errors", v, limits))
+            .transpose()?;
+        if on_failure == OnFailure::Errors
+            && table_errors.is_none()
+            && routes.iter().all(|r| r.errors.is_none())
+        {
+            return Err(table_err(
+                "field \"onFailure\"",
+                "is \"errors\" but no `errors` target is set, at the table or on a route",
+            ));
+        }
+        let errors = ErrorRouting {
+            table: table_errors,
+            routes: routes
+                .iter()
+                .filter_map(|r| Some((Arc::clone(&r.name), r.errors.clone()?)))
+                .collect(),
+            on_failure,
+        };
         let mut jobs: Vec<Job> = Vec::with_capacity(raw.jobs.len());
         for (i, value) in raw.jobs.iter().enumerate() {
             let job = Job::parse(value, i + 1, limits)?;
@@ -204,7 +283,13 @@ impl RoutingTable {
             routes,
             default,
             jobs,
+            errors,
         })
+    }
+
+    /// Where error records go.
+    pub fn errors(&self) -> &ErrorRouting {
+        &self.errors
     }
 
     /// The broadcast job of that name.
@@ -224,6 +309,7 @@ impl RoutingTable {
     ) -> Result<RoutingTable, TableError> {
         Ok(RoutingTable {
             routes: vec![Route {
+                errors: None,
                 name: Arc::from(name),
                 topics: Vec::new(),
                 attributes: None,
@@ -232,12 +318,37 @@ impl RoutingTable {
             }],
             default: Fallback::Reject,
             jobs: Vec::new(),
+            errors: ErrorRouting::default(),
         })
     }
 
     /// Route names in table order.
     pub fn route_names(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| &*r.name)
+    }
+
+    /// Renders for `msg` every target whose templates read the message, as `route` would, and
+    /// reports the first that cannot be rendered. Targets the table fixes alone were checked
+    /// when it loaded, so they are not rendered again.
+    pub(crate) fn check_renders(&self, msg: &Message) -> Result<(), RouteError> {
+        let mut scratch = Vec::new();
+        for route in &self.routes {
+            for (i, spec) in route.targets.iter().enumerate() {
+                if !spec.reads_message() {
+                    continue;
+                }
+                scratch.clear();
+                spec.render(msg, &route.name, &mut scratch)
+                    .map_err(|e| RouteError {
+                        route: route.name.to_string(),
+                        target: i + 1,
+                        kind: spec.type_name(),
+                        field: e.field,
+                        reason: e.reason,
+                    })?;
+            }
+        }
+        Ok(())
     }
 
     /// Routes one message: the union of every matching route's targets, or the default.
@@ -305,7 +416,13 @@ impl Route {
             }
         };
         let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits)?;
+        let errors = raw
+            .errors
+            .as_ref()
+            .map(|v| error_target(&format!("{label} errors"), v, limits))
+            .transpose()?;
         Ok(Route {
+            errors,
             name: Arc::from(raw.name),
             topics,
             attributes,
@@ -332,6 +449,43 @@ impl Route {
     }
 }
 
+/// The route name error records carry as their own (they are routed by the error settings).
+pub const ERRORS_ROUTE: &str = "errors";
+
+/// An error destination: any target, named without templates (an invalid message may have no
+/// field to fill one), rendered once here.
+fn error_target(at: &str, value: &Value, limits: &ContractLimits) -> Result<Target, TableError> {
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
+    let located = |e: target::SpecError| {
+        if e.field.is_empty() {
+            table_err(format!("{at} ({kind})"), e.reason)
+        } else {
+            table_err(format!("{at} ({kind}) field \"{}\"", e.field), e.reason)
+        }
+    };
+    let spec = TargetSpec::parse(value, false, limits).map_err(located)?;
+    if spec.reads_message() {
+        return Err(table_err(
+            format!("{at} ({kind})"),
+            "must not use `${…}` templates: an invalid message may have no field to fill them",
+        ));
+    }
+    let mut rendered = Vec::new();
+    spec.render(
+        &target::no_message(),
+        &Arc::from(ERRORS_ROUTE),
+        &mut rendered,
+    )
+    .map_err(located)?;
+    match (rendered.pop(), rendered.is_empty()) {
+        (Some(target), true) => Ok(target),
+        _ => Err(table_err(
+            format!("{at} ({kind})"),
+            "must name exactly one destination (a fleet of one device at most)",
+        )),
+    }
+}
+
 fn parse_targets(
     route: &str,
     targets: &[Value],
@@ -348,17 +502,16 @@ fn parse_targets(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            TargetSpec::parse(t, ordered, limits).map_err(|e| {
+            let spec = TargetSpec::parse(t, ordered, limits).map_err(|e| {
                 let kind = t.get("type").and_then(Value::as_str).unwrap_or("?");
-                table_err(
-                    format!(
-                        "route \"{route}\" target {} ({kind}) field \"{}\"",
-                        i + 1,
-                        e.field
-                    ),
-                    e.reason,
-                )
-            })
+                let at = format!("route \"{route}\" target {} ({kind})", i + 1);
+                if e.field.is_empty() {
+                    table_err(at, e.reason)
+                } else {
+                    table_err(format!("{at} field \"{}\"", e.field), e.reason)
+                }
+            })?;
+            Ok(spec.with_label(route, i + 1))
         })
         .collect()
 }
@@ -383,23 +536,45 @@ fn render_all(
 
 /// One target per destination: a message matching several routes that name the same
 /// destination is sent there once (the first route's parameters win; ordering is kept if any asked).
+/// A few targets are compared pairwise; a fleet's hundreds or thousands go through a hash map, so
+/// the cost grows with the number of targets, not its square.
 fn dedup_destinations(targets: &mut Vec<Target>) {
-    let mut at = 1;
-    while let Some(target) = targets.get(at) {
-        let earlier = targets
-            .iter()
-            .take(at)
-            .position(|k| k.destination == target.destination);
-        match earlier {
-            Some(first) => {
-                let ordered = targets.remove(at).ordered;
-                if let Some(kept) = targets.get_mut(first) {
-                    kept.ordered |= ordered;
+    const PAIRWISE: usize = 16;
+    if targets.len() <= PAIRWISE {
+        let mut at = 1;
+        while let Some(target) = targets.get(at) {
+            let earlier = targets
+                .iter()
+                .take(at)
+                .position(|k| k.destination == target.destination);
+            match earlier {
+                Some(first) => {
+                    let ordered = targets.remove(at).ordered;
+                    if let Some(kept) = targets.get_mut(first) {
+                        kept.ordered |= ordered;
+                    }
+                }
+                None => at += 1,
+            }
+        }
+        return;
+    }
+    let mut first: HashMap<Destination, usize> = HashMap::with_capacity(targets.len());
+    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets.drain(..) {
+        match first.get(&target.destination) {
+            Some(&at) => {
+                if let Some(k) = kept.get_mut(at) {
+                    k.ordered |= target.ordered;
                 }
             }
-            None => at += 1,
+            None => {
+                first.insert(target.destination.clone(), kept.len());
+                kept.push(target);
+            }
         }
     }
+    *targets = kept;
 }
 
 #[cfg(test)]

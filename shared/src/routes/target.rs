@@ -6,12 +6,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::template::{Extras, RenderError, Template};
+use super::template::{Extras, RenderError, Slot, Template};
 use crate::destination::{
     Destination, EntryParams, PayloadFormat, PublishParams, SnsAttribute, SnsParams, Target,
 };
-use crate::message::Message;
-use crate::validate::{self, ContractLimits};
+use crate::message::{Message, Payload};
+use crate::validate::{self, ContractError, ContractLimits, NameSet};
 
 /// Alibaba IoT BatchPub publishes to at most 100 devices per call; a fleet target keeps that cap.
 pub const MAX_FLEET_DEVICES: usize = 100;
@@ -24,6 +24,9 @@ const FLEET_VARS: &[&str] = &["productKey", "deviceName", "topicShortName"];
 pub struct TargetSpec {
     kind: SpecKind,
     ordered: bool,
+    /// How errors name the targets this spec renders (see [`Target::label`]); `None` when the
+    /// destination's name has no template.
+    label: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,12 +147,45 @@ fn spec_err(field: &str, reason: impl std::fmt::Display) -> SpecError {
     }
 }
 
-fn template(field: &str, text: &str) -> Result<Template, SpecError> {
-    Template::parse(text, &[]).map_err(|e| spec_err(field, e))
+fn template(field: &str, text: &str, slot: Slot) -> Result<Template, SpecError> {
+    Template::parse(text, &[], slot).map_err(|e| spec_err(field, e))
 }
 
-fn optional(field: &str, text: Option<String>) -> Result<Option<Template>, SpecError> {
-    text.map(|t| template(field, &t)).transpose()
+fn optional(field: &str, text: Option<String>, slot: Slot) -> Result<Option<Template>, SpecError> {
+    text.map(|t| template(field, &t, slot)).transpose()
+}
+
+/// A literal's contract error as a table error: the table's field, then the API's field and rule.
+fn literal_err(field: &str, e: ContractError) -> SpecError {
+    spec_err(field, format!("{}: {}", e.field, e.rule))
+}
+
+/// The field a serde error is about, when its message names one (`unknown field `chanel``,
+/// `missing field `channel``); an unknown or missing `type` is about `type`.
+fn serde_field(message: &str) -> &str {
+    ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|lead| {
+            let rest = message.split_once(lead)?.1;
+            rest.split_once('`').map(|(field, _)| field)
+        })
+        .unwrap_or(if message.contains("variant") {
+            "type"
+        } else {
+            ""
+        })
+}
+
+/// Stands in for the message when a literal template is rendered at cold start: a template with
+/// no message variables never reads it.
+pub(crate) fn no_message() -> Message {
+    Message {
+        id: String::new(),
+        topic: None,
+        attributes: serde_json::Map::new(),
+        timestamp: None,
+        payload: Payload::Binary(Arc::from([])),
+    }
 }
 
 fn check_qos(qos: u8) -> Result<u8, SpecError> {
@@ -170,17 +206,20 @@ impl TargetSpec {
         route_ordered: bool,
         limits: &ContractLimits,
     ) -> Result<TargetSpec, SpecError> {
-        let raw: RawTarget = RawTarget::deserialize(value).map_err(|e| spec_err("type", e))?;
+        let raw: RawTarget = RawTarget::deserialize(value).map_err(|e| {
+            let message = e.to_string();
+            spec_err(serde_field(&message), &message)
+        })?;
         let (kind, ordered) = match raw {
             RawTarget::Analytics { channel, ordered } => (
                 SpecKind::Analytics {
-                    channel: template("channel", &channel)?,
+                    channel: template("channel", &channel, Slot::Name(NameSet::Channel))?,
                 },
                 ordered,
             ),
             RawTarget::Events { input, ordered } => (
                 SpecKind::Events {
-                    input: template("input", &input)?,
+                    input: template("input", &input, Slot::Name(NameSet::Input))?,
                 },
                 ordered,
             ),
@@ -193,7 +232,7 @@ impl TargetSpec {
                 attributes,
                 ordered,
             } => {
-                let topic = template("topicArn", &topic_arn)?;
+                let topic = template("topicArn", &topic_arn, Slot::ArnField(NameSet::SnsTopic))?;
                 if let Some(arn) = topic.as_literal() {
                     let fifo = arn.ends_with(".fifo");
                     if fifo && group_id.is_none() {
@@ -223,14 +262,14 @@ impl TargetSpec {
                     .into_iter()
                     .map(|(name, a)| {
                         let field = format!("attributes.{name}");
-                        Ok((name, a.data_type, template(&field, &a.value)?))
+                        Ok((name, a.data_type, template(&field, &a.value, Slot::Text)?))
                     })
                     .collect::<Result<_, SpecError>>()?;
                 (
                     SpecKind::Sns {
                         topic_arn: topic,
-                        subject: optional("subject", subject)?,
-                        group_id: optional("groupId", group_id)?,
+                        subject: optional("subject", subject, Slot::Text)?,
+                        group_id: optional("groupId", group_id, Slot::Name(NameSet::GroupId))?,
                         content_based_deduplication,
                         message_structure_json,
                         attributes,
@@ -250,11 +289,12 @@ impl TargetSpec {
                 payload_format_indicator,
                 ordered,
             } => {
-                let user_properties = user_properties.map(check_user_properties).transpose()?;
+                // Checked with the other publish parameters below, as every message's are.
+                let user_properties = user_properties.map(|v| v.to_string());
                 (
                     SpecKind::Mqtt {
-                        topic: template("topic", &topic)?,
-                        response_topic: optional("responseTopic", response_topic)?,
+                        topic: template("topic", &topic, Slot::Topic)?,
+                        response_topic: optional("responseTopic", response_topic, Slot::Topic)?,
                         params: PublishParams {
                             qos: check_qos(qos)?,
                             retain,
@@ -289,14 +329,28 @@ impl TargetSpec {
                 let topic_text = topic.as_deref().unwrap_or(FLEET_TOPIC);
                 (
                     SpecKind::Fleet {
-                        product_key: template("productKey", &product_key)?,
+                        product_key: template(
+                            "productKey",
+                            &product_key,
+                            Slot::Name(NameSet::ProductKey),
+                        )?,
                         devices: devices
                             .iter()
                             .enumerate()
-                            .map(|(i, d)| template(&format!("devices[{i}]"), d))
+                            .map(|(i, d)| {
+                                template(
+                                    &format!("devices[{i}]"),
+                                    d,
+                                    Slot::Name(NameSet::DeviceName),
+                                )
+                            })
                             .collect::<Result<_, _>>()?,
-                        topic_short_name: template("topicShortName", &topic_short_name)?,
-                        topic: Template::parse(topic_text, FLEET_VARS)
+                        topic_short_name: template(
+                            "topicShortName",
+                            &topic_short_name,
+                            Slot::Topic,
+                        )?,
+                        topic: Template::parse(topic_text, FLEET_VARS, Slot::Topic)
                             .map_err(|e| spec_err("topic", e))?,
                         qos: check_qos(qos)?,
                     },
@@ -309,8 +363,8 @@ impl TargetSpec {
                 ordered,
             } => (
                 SpecKind::Shadow {
-                    thing: template("thing", &thing)?,
-                    shadow: optional("shadow", shadow)?,
+                    thing: template("thing", &thing, Slot::Name(NameSet::Thing))?,
+                    shadow: optional("shadow", shadow, Slot::Name(NameSet::Shadow))?,
                 },
                 ordered,
             ),
@@ -318,12 +372,117 @@ impl TargetSpec {
         let spec = TargetSpec {
             kind,
             ordered: ordered || route_ordered,
+            label: None,
         };
         if let Some(destination) = spec.literal_destination() {
             validate::check_destination(&destination, limits)
-                .map_err(|e| spec_err(spec.name_field(), format!("{}: {}", e.field, e.rule)))?;
+                .map_err(|e| literal_err(spec.name_field(), e))?;
         }
+        spec.check_literals(limits)?;
         Ok(spec)
+    }
+
+    /// Names the spec by its place in the table (`route "r" target 2 (mqtt)`) for errors about
+    /// targets whose destination is rendered from a template.
+    pub(crate) fn with_label(mut self, route: &str, position: usize) -> Self {
+        if self.literal_destination().is_none() {
+            self.label = Some(Arc::from(format!(
+                "route \"{route}\" target {position} ({})",
+                self.type_name()
+            )));
+        }
+        self
+    }
+
+    /// Holds every literal the table fixes to the rules each message's rendered values meet, so
+    /// a target that could never be sent fails the cold start, not every message.
+    fn check_literals(&self, limits: &ContractLimits) -> Result<(), SpecError> {
+        const HERE: &str = "the routing table";
+        fn literal(t: &Option<Template>) -> Option<&str> {
+            t.as_ref().and_then(Template::as_literal)
+        }
+        match &self.kind {
+            SpecKind::Sns {
+                subject,
+                group_id,
+                attributes,
+                ..
+            } => {
+                let declared: Vec<(&str, &str, Option<&str>)> = attributes
+                    .iter()
+                    .map(|(name, data_type, value)| {
+                        (name.as_str(), data_type.as_str(), value.as_literal())
+                    })
+                    .collect();
+                validate::check_sns_literals(HERE, literal(subject), literal(group_id), &declared)
+                    .map_err(|e| {
+                        let field = match e.field.as_str() {
+                            "Subject" => "subject",
+                            "MessageGroupId" => "groupId",
+                            _ => "attributes",
+                        };
+                        literal_err(field, e)
+                    })
+            }
+            SpecKind::Mqtt {
+                response_topic,
+                params,
+                ..
+            } => {
+                let fixed = PublishParams {
+                    response_topic: literal(response_topic).map(str::to_owned),
+                    ..params.clone()
+                };
+                // The publish checks name each field as the table does (`qos`, `contentType`, …).
+                validate::check_publish_params(HERE, &fixed, limits)
+                    .map_err(|e| spec_err(&e.field.clone(), e.rule))
+            }
+            SpecKind::Fleet {
+                product_key,
+                devices,
+                topic_short_name,
+                topic,
+                ..
+            } => {
+                if let Some(key) = product_key.as_literal() {
+                    validate::check_product_key(HERE, key)
+                        .map_err(|e| literal_err("productKey", e))?;
+                }
+                for (i, device) in devices.iter().enumerate() {
+                    if let Some(name) = device.as_literal() {
+                        validate::check_device_name(HERE, name)
+                            .map_err(|e| literal_err(&format!("devices[{i}]"), e))?;
+                    }
+                }
+                // With every part fixed, each device's topic is known now: check it whole.
+                if let (Some(key), Some(short), false) = (
+                    product_key.as_literal(),
+                    topic_short_name.as_literal(),
+                    topic.reads_message(),
+                ) {
+                    let nobody = no_message();
+                    for device in devices.iter().filter_map(Template::as_literal) {
+                        let extras = Extras {
+                            product_key: Some(key),
+                            device_name: Some(device),
+                            topic_short_name: Some(short),
+                        };
+                        let rendered = topic
+                            .render(&nobody, &extras)
+                            .map_err(|e| spec_err("topic", e))?;
+                        validate::check_destination(
+                            &Destination::Fleet { topic: rendered },
+                            limits,
+                        )
+                        .map_err(|e| literal_err("topic", e))?;
+                    }
+                }
+                Ok(())
+            }
+            SpecKind::Analytics { .. } | SpecKind::Events { .. } | SpecKind::Shadow { .. } => {
+                Ok(())
+            }
+        }
     }
 
     /// The destination, when no template is involved in naming it.
@@ -350,6 +509,46 @@ impl TargetSpec {
                 },
             },
         })
+    }
+
+    /// Whether rendering reads the message: any of the spec's templates uses a message variable.
+    pub fn reads_message(&self) -> bool {
+        let reads = |t: &Template| t.reads_message();
+        let reads_opt = |t: &Option<Template>| t.as_ref().is_some_and(Template::reads_message);
+        match &self.kind {
+            SpecKind::Analytics { channel } => reads(channel),
+            SpecKind::Events { input } => reads(input),
+            SpecKind::Sns {
+                topic_arn,
+                subject,
+                group_id,
+                attributes,
+                ..
+            } => {
+                reads(topic_arn)
+                    || reads_opt(subject)
+                    || reads_opt(group_id)
+                    || attributes.iter().any(|(_, _, v)| reads(v))
+            }
+            SpecKind::Mqtt {
+                topic,
+                response_topic,
+                ..
+            } => reads(topic) || reads_opt(response_topic),
+            SpecKind::Fleet {
+                product_key,
+                devices,
+                topic_short_name,
+                topic,
+                ..
+            } => {
+                reads(product_key)
+                    || reads(topic_short_name)
+                    || reads(topic)
+                    || devices.iter().any(reads)
+            }
+            SpecKind::Shadow { thing, shadow } => reads(thing) || reads_opt(shadow),
+        }
     }
 
     /// The table field that names the destination.
@@ -394,6 +593,7 @@ impl TargetSpec {
                 destination,
                 params,
                 ordered,
+                label: self.label.clone(),
             });
         };
         match &self.kind {
@@ -463,12 +663,21 @@ impl TargetSpec {
                 topic,
                 qos,
             } => {
-                let product_key = render("productKey", product_key)?;
+                let key = render("productKey", product_key)?;
+                if product_key.as_literal().is_none() {
+                    validate::check_product_key(FLEET, &key)
+                        .map_err(|e| spec_err("productKey", e.rule))?;
+                }
                 let topic_short_name = render("topicShortName", topic_short_name)?;
-                for (i, device) in devices.iter().enumerate() {
-                    let device = render(&format!("devices[{i}]"), device)?;
+                for (i, template) in devices.iter().enumerate() {
+                    let field = || format!("devices[{i}]");
+                    let device = render(&field(), template)?;
+                    if template.as_literal().is_none() {
+                        validate::check_device_name(FLEET, &device)
+                            .map_err(|e| spec_err(&field(), e.rule))?;
+                    }
                     let extras = Extras {
-                        product_key: Some(&product_key),
+                        product_key: Some(&key),
                         device_name: Some(&device),
                         topic_short_name: Some(&topic_short_name),
                     };
@@ -500,23 +709,8 @@ fn render_err(field: &str, e: RenderError) -> SpecError {
     spec_err(field, e)
 }
 
-/// MQTT 5 user properties: the IoT data plane takes them as a JSON array of objects with
-/// string values (`[{"deviceName": "alpha"}]`), sent base64-encoded in a header.
-fn check_user_properties(value: Value) -> Result<String, SpecError> {
-    let ok = value.as_array().is_some_and(|items| {
-        items.iter().all(|item| {
-            item.as_object()
-                .is_some_and(|o| !o.is_empty() && o.values().all(Value::is_string))
-        })
-    });
-    if !ok {
-        return Err(spec_err(
-            "userProperties",
-            "must be an array of objects with string values, e.g. [{\"source\": \"fanout\"}]",
-        ));
-    }
-    Ok(value.to_string())
-}
+/// Names a fleet's rendered product key or device in an error without quoting it.
+const FLEET: &str = "the fleet target";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -539,12 +733,15 @@ mod tests {
     #[test]
     fn fleet_fans_out_per_device_with_the_batchpub_topic() {
         let targets = render(
-            json!({"type": "fleet", "productKey": "${attributes.pk}", "devices": ["a", "${attributes.dev}"], "topicShortName": "get", "qos": 1}),
-            r#"{"id": "m", "attributes": {"pk": "a1B", "dev": "b"}, "payload": 1}"#,
+            json!({"type": "fleet", "productKey": "${attributes.pk}", "devices": ["dev-a", "${attributes.dev}"], "topicShortName": "get", "qos": 1}),
+            r#"{"id": "m", "attributes": {"pk": "a1B", "dev": "dev-b"}, "payload": 1}"#,
         )
         .unwrap();
         let topics: Vec<_> = targets.iter().map(|t| t.destination.to_string()).collect();
-        assert_eq!(topics, ["fleet:/a1B/a/user/get", "fleet:/a1B/b/user/get"]);
+        assert_eq!(
+            topics,
+            ["fleet:/a1B/dev-a/user/get", "fleet:/a1B/dev-b/user/get"]
+        );
         assert_eq!(
             targets[0].params,
             EntryParams::Publish(Arc::new(PublishParams {
@@ -657,10 +854,150 @@ mod tests {
     }
 
     #[test]
+    fn every_literal_is_checked_at_load_with_the_per_message_rules() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:t";
+        let fifo = "arn:aws:sns:us-east-1:123456789012:t.fifo";
+        let many: serde_json::Map<String, Value> = (0..11)
+            .map(|i| (format!("a{i}"), json!({"type": "String", "value": "v"})))
+            .collect();
+        let cases = [
+            (
+                json!({"type": "sns", "topicArn": arn, "attributes": {"a": {"type": "Strin", "value": "v"}}}),
+                "attributes",
+                "DataType",
+            ),
+            (
+                json!({"type": "sns", "topicArn": arn, "attributes": many}),
+                "attributes",
+                "11 attributes",
+            ),
+            (
+                json!({"type": "sns", "topicArn": arn, "attributes": {"n": {"type": "Number", "value": "ten"}}}),
+                "attributes",
+                "must be a number",
+            ),
+            (
+                json!({"type": "sns", "topicArn": arn, "attributes": {"s": {"type": "String", "value": "a\tb"}}}),
+                "attributes",
+                "control character",
+            ),
+            (
+                json!({"type": "sns", "topicArn": arn, "attributes": {"AWS.x": {"type": "String", "value": "v"}}}),
+                "attributes",
+                "reserved",
+            ),
+            (
+                json!({"type": "sns", "topicArn": arn, "subject": "s".repeat(150)}),
+                "subject",
+                "at most 100",
+            ),
+            (
+                json!({"type": "sns", "topicArn": fifo, "groupId": "a b"}),
+                "groupId",
+                "character 2",
+            ),
+            (
+                json!({"type": "mqtt", "topic": "a", "responseTopic": "r/+"}),
+                "responseTopic",
+                "wildcard",
+            ),
+            (
+                json!({"type": "mqtt", "topic": "a", "messageExpiry": -1}),
+                "messageExpiry",
+                "0 …",
+            ),
+            (
+                json!({"type": "mqtt", "topic": "a", "contentType": ""}),
+                "contentType",
+                "empty",
+            ),
+            (
+                json!({"type": "mqtt", "topic": "a", "correlationData": "not base64"}),
+                "correlationData",
+                "base64",
+            ),
+            (
+                json!({"type": "mqtt", "topic": "a", "userProperties": [{"a": 1}]}),
+                "userProperties",
+                "string values",
+            ),
+            (
+                json!({"type": "fleet", "productKey": "a1B-x", "devices": ["dev-1"], "topicShortName": "get"}),
+                "productKey",
+                "character 4",
+            ),
+            (
+                json!({"type": "fleet", "productKey": "a1B", "devices": ["d"], "topicShortName": "get"}),
+                "devices[0]",
+                "4 to 32",
+            ),
+            (
+                json!({"type": "fleet", "productKey": "a1B", "devices": ["dev/x"], "topicShortName": "get"}),
+                "devices[0]",
+                "character 4",
+            ),
+            (
+                json!({"type": "fleet", "productKey": "a1B", "devices": ["dev-1"], "topicShortName": "a/b/c/d/e/f"}),
+                "topic",
+                "over the AWS IoT limit of 7",
+            ),
+        ];
+        for (target, field, rule) in cases {
+            let err = parse(target.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{target}: {err:?}");
+            assert!(err.reason.contains(rule), "{target}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn serde_errors_are_located_at_their_field() {
+        let err = parse(json!({"type": "analytics", "chanel": "c"})).unwrap_err();
+        assert_eq!(err.field, "chanel");
+        let err = parse(json!({"type": "analytics"})).unwrap_err();
+        assert_eq!(err.field, "channel");
+        let err = parse(json!({"type": "s3"})).unwrap_err();
+        assert_eq!(err.field, "type");
+        let err = parse(json!({"topic": "a"})).unwrap_err();
+        assert_eq!(err.field, "type");
+    }
+
+    #[test]
+    fn targets_named_by_templates_carry_their_table_label() {
+        let specs = super::super::parse_targets(
+            "r",
+            &[
+                json!({"type": "mqtt", "topic": "a"}),
+                json!({"type": "mqtt", "topic": "d/${attributes.d}"}),
+            ],
+            false,
+            &ContractLimits::default(),
+        )
+        .unwrap();
+        let msg = Message::decode(
+            r#"{"id": "m", "attributes": {"d": "x"}, "payload": 1}"#,
+            None,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        for spec in &specs {
+            spec.render(&msg, &Arc::from("r"), &mut out).unwrap();
+        }
+        assert_eq!(out[0].label, None);
+        assert_eq!(out[1].label.as_deref(), Some("route \"r\" target 2 (mqtt)"));
+        assert_eq!(out[1].label(), "route \"r\" target 2 (mqtt)");
+        assert_eq!(out[0].label(), "mqtt:a");
+    }
+
+    #[test]
     fn literal_destinations_are_checked_at_load() {
         let err = parse(json!({"type": "analytics", "channel": "bad-name"})).unwrap_err();
         assert_eq!(err.field, "channel");
-        assert!(err.reason.starts_with("channelName: "));
+        assert!(
+            err.reason.starts_with("character 4 is not allowed"),
+            "{err:?}"
+        );
+        let err = parse(json!({"type": "analytics", "channel": "__reserved"})).unwrap_err();
+        assert!(err.reason.starts_with("channelName: "), "{err:?}");
         assert!(parse(json!({"type": "analytics", "channel": "ok_${topic(1)}"})).is_ok());
         assert!(parse(json!({"type": "mqtt", "topic": "a/+/b"})).is_err());
     }

@@ -5,11 +5,34 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::message::{Message, json_type};
+use crate::validate::NameSet;
 
-/// A parsed template: literal text and variables, in order.
+/// A parsed template: literal text and variables, in order, and the slot it renders into.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     parts: Vec<Part>,
+    slot: Slot,
+}
+
+/// Where a template's text lands, and so what its literal text and each substituted value may
+/// hold: the rules for a literal in that position. A value from a message fills exactly the
+/// part of a name it stands in; it can never add MQTT levels, wildcards or ARN fields, so a
+/// caller cannot steer a message to a name the table's author did not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Free text (a subject, an attribute value): the destination's contract checks the whole
+    /// rendered value per message.
+    Text,
+    /// A name made of one character set: literal text and substituted values alike.
+    Name(NameSet),
+    /// A field of an ARN (`arn:aws:sns:…:${…}`): substituted values are names of the set, so
+    /// they cannot add `:`-separated fields; the literal text is the ARN's own.
+    ArnField(NameSet),
+    /// An MQTT topic name. Literal text holds no wildcard or NUL. A substituted value fills the
+    /// topic level(s) it stands in: it is not empty and holds no `/`, `+`, `#`, NUL or leading
+    /// `$`. `${topic}` (the message's whole topic) and a fleet's own variables may span levels:
+    /// each was checked where it came from.
+    Topic,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +70,12 @@ pub enum TemplateError {
     TopicLevel(String),
     #[error("a lone `$` at character {0}: write `$$` for a literal `$`")]
     LoneDollar(usize),
+    #[error("character {0} is not allowed in {1}, which is made of {2}")]
+    LiteralChar(usize, &'static str, &'static str),
+    #[error(
+        "character {0} is an MQTT wildcard (`+` or `#`) or NUL, which a topic name may not hold"
+    )]
+    TopicChar(usize),
 }
 
 /// Why a template could not be rendered for one message.
@@ -66,8 +95,13 @@ pub struct Extras<'a> {
 }
 
 impl Template {
-    /// Parses `text`; `extras` names the target-supplied variables allowed here.
-    pub fn parse(text: &str, extras: &[&'static str]) -> Result<Template, TemplateError> {
+    /// Parses `text`, which renders into `slot`; `extras` names the target-supplied variables
+    /// allowed here. The literal text is held to the slot's rules now, at cold start.
+    pub fn parse(
+        text: &str,
+        extras: &[&'static str],
+        slot: Slot,
+    ) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -97,7 +131,51 @@ impl Template {
         if !literal.is_empty() || parts.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Template { parts })
+        let template = Template { parts, slot };
+        template.check_literals()?;
+        Ok(template)
+    }
+
+    /// Holds the literal text to the slot's character rules (positions count characters of the
+    /// literal text, `$$` counting as one).
+    fn check_literals(&self) -> Result<(), TemplateError> {
+        let mut position = 0;
+        for part in &self.parts {
+            let Part::Literal(text) = part else {
+                continue;
+            };
+            for c in text.chars() {
+                position += 1;
+                match self.slot {
+                    Slot::Name(set)
+                        if !(c.is_ascii() && set.allows(u8::try_from(c).unwrap_or(0))) =>
+                    {
+                        return Err(TemplateError::LiteralChar(
+                            position,
+                            set.what(),
+                            set.describe(),
+                        ));
+                    }
+                    Slot::Topic if matches!(c, '+' | '#' | '\0') => {
+                        return Err(TemplateError::TopicChar(position));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether rendering reads the message (any variable but a target's own extras).
+    pub fn reads_message(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(v) if !matches!(v, Var::Extra(_))))
+    }
+
+    /// The slot this template renders into.
+    pub fn slot(&self) -> Slot {
+        self.slot
     }
 
     /// The text itself when the template has no variables.
@@ -116,10 +194,70 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Var(var) => render_var(var, msg, extras, &mut out)?,
+                Part::Var(var) => {
+                    let start = out.len();
+                    render_var(var, msg, extras, &mut out)?;
+                    let value = out.get(start..).unwrap_or_default();
+                    check_value(self.slot, var, value).map_err(|reason| RenderError {
+                        variable: var_name(var),
+                        reason,
+                    })?;
+                }
             }
         }
         Ok(out)
+    }
+}
+
+/// Holds one substituted value to the rules of the slot it lands in. The reason names the rule
+/// and a character position, never the value: values come from callers and stay out of logs.
+fn check_value(slot: Slot, var: &Var, value: &str) -> Result<(), String> {
+    let position = |i: usize| value.char_indices().take_while(|&(at, _)| at <= i).count();
+    match slot {
+        Slot::Text => Ok(()),
+        Slot::Name(set) | Slot::ArnField(set) => {
+            if value.is_empty() {
+                return Err(format!("the value is empty, and {} may not be", set.what()));
+            }
+            match value.bytes().position(|b| !set.allows(b)) {
+                None => Ok(()),
+                Some(i) => Err(format!(
+                    "character {} of the value is not allowed in {}, which is made of {}",
+                    position(i),
+                    set.what(),
+                    set.describe()
+                )),
+            }
+        }
+        Slot::Topic => {
+            if value.is_empty() {
+                return Err("the value is empty: it would leave an empty topic level".to_owned());
+            }
+            if let Some(i) = value.bytes().position(|b| matches!(b, b'+' | b'#' | 0)) {
+                return Err(format!(
+                    "character {} of the value is an MQTT wildcard (`+` or `#`) or NUL, which a topic name may not hold",
+                    position(i)
+                ));
+            }
+            // The message's own topic, and a fleet's product key, device and topic short name
+            // (each checked in its own field), may span levels.
+            if matches!(var, Var::Topic | Var::Extra(_)) {
+                return Ok(());
+            }
+            if let Some(i) = value.bytes().position(|b| b == b'/') {
+                return Err(format!(
+                    "character {} of the value is `/`: a value fills the topic level it stands in and may not add levels",
+                    position(i)
+                ));
+            }
+            if value.starts_with('$') {
+                return Err(
+                    "the value starts with `$`, which would make a topic level reserved by AWS IoT"
+                        .to_owned(),
+                );
+            }
+            Ok(())
+        }
     }
 }
 
@@ -284,7 +422,7 @@ mod tests {
     }
 
     fn render(text: &str) -> Result<String, RenderError> {
-        Template::parse(text, &[])
+        Template::parse(text, &[], Slot::Text)
             .unwrap()
             .render(&msg(), &Extras::default())
     }
@@ -344,11 +482,11 @@ mod tests {
                 .contains("empty string")
         );
         let binary = Message::decode(r#"{"id": "b", "payloadBase64": "AA=="}"#, None).unwrap();
-        let err = Template::parse("${payload.x}", &[])
+        let err = Template::parse("${payload.x}", &[], Slot::Text)
             .unwrap()
             .render(&binary, &Extras::default());
         assert!(err.unwrap_err().to_string().contains("binary"));
-        let err = Template::parse("${topic}", &[])
+        let err = Template::parse("${topic}", &[], Slot::Text)
             .unwrap()
             .render(&binary, &Extras::default());
         assert!(err.unwrap_err().to_string().contains("no `topic`"));
@@ -357,27 +495,27 @@ mod tests {
     #[test]
     fn parse_errors() {
         assert_eq!(
-            Template::parse("a${id", &[]),
+            Template::parse("a${id", &[], Slot::Text),
             Err(TemplateError::Unclosed(2))
         );
         assert!(matches!(
-            Template::parse("${nope}", &[]),
+            Template::parse("${nope}", &[], Slot::Text),
             Err(TemplateError::Unknown(..))
         ));
         assert!(matches!(
-            Template::parse("${deviceName}", &[]),
+            Template::parse("${deviceName}", &[], Slot::Text),
             Err(TemplateError::Unknown(..))
         ));
         assert!(matches!(
-            Template::parse("${topic(0)}", &[]),
+            Template::parse("${topic(0)}", &[], Slot::Text),
             Err(TemplateError::TopicLevel(_))
         ));
         assert!(matches!(
-            Template::parse("${payload.a..b}", &[]),
+            Template::parse("${payload.a..b}", &[], Slot::Text),
             Err(TemplateError::Unknown(..))
         ));
         assert_eq!(
-            Template::parse("a$b", &[]),
+            Template::parse("a$b", &[], Slot::Text),
             Err(TemplateError::LoneDollar(2))
         );
     }
@@ -387,6 +525,7 @@ mod tests {
         let t = Template::parse(
             "/${productKey}/${deviceName}/user/${topicShortName}",
             &["productKey", "deviceName", "topicShortName"],
+            Slot::Topic,
         )
         .unwrap();
         let extras = Extras {
@@ -397,20 +536,106 @@ mod tests {
         assert_eq!(t.render(&msg(), &extras).unwrap(), "/pk/dev/user/get");
         assert_eq!(t.as_literal(), None);
         assert_eq!(
-            Template::parse("abc", &[]).unwrap().as_literal(),
+            Template::parse("abc", &[], Slot::Text)
+                .unwrap()
+                .as_literal(),
             Some("abc")
         );
+    }
+
+    fn hostile(attributes: &str) -> Message {
+        Message::decode(
+            &format!(
+                r#"{{"id": "m-1", "topic": "plant1/line3", "attributes": {attributes}, "payload": {{"n": "a/b"}}}}"#
+            ),
+            None,
+        )
+        .unwrap()
+    }
+
+    fn render_in(text: &str, slot: Slot, msg: &Message) -> Result<String, RenderError> {
+        Template::parse(text, &[], slot)
+            .unwrap()
+            .render(msg, &Extras::default())
+    }
+
+    #[test]
+    fn a_value_fills_exactly_the_topic_level_it_stands_in() {
+        let ok = hostile(r#"{"d": "sensor-42"}"#);
+        assert_eq!(
+            render_in("/pk/${attributes.d}/user/cmd", Slot::Topic, &ok).unwrap(),
+            "/pk/sensor-42/user/cmd"
+        );
+        for (value, rule) in [
+            ("victim/user/evil", "`/`"),
+            ("a+", "wildcard"),
+            ("#", "wildcard"),
+            ("$aws", "starts with `$`"),
+            ("", "empty"),
+            ("nul\\u0000", "NUL"),
+        ] {
+            let m = hostile(&format!(r#"{{"d": "{value}"}}"#));
+            let err = render_in("/pk/${attributes.d}/user/cmd", Slot::Topic, &m).unwrap_err();
+            assert!(err.reason.contains(rule), "{value:?}: {err}");
+            assert_eq!(err.variable, "attributes.d");
+        }
+        let err = render_in("out/${payload.n}", Slot::Topic, &ok).unwrap_err();
+        assert!(err.reason.contains("`/`"), "{err}");
+        // The whole message topic may span levels; it was checked when the message was decoded.
+        assert_eq!(
+            render_in("out/${topic}", Slot::Topic, &ok).unwrap(),
+            "out/plant1/line3"
+        );
+    }
+
+    #[test]
+    fn a_value_in_a_name_holds_only_the_names_characters() {
+        let m = hostile(r#"{"t": "other:topic", "c": "line_3", "g": "a b"}"#);
+        let arn = "arn:aws:sns:us-east-1:123456789012:${attributes.t}";
+        let err = render_in(arn, Slot::ArnField(NameSet::SnsTopic), &m).unwrap_err();
+        assert!(err.reason.contains("character 6"), "{err}");
+        assert!(err.reason.contains("an SNS topic name"), "{err}");
+        assert_eq!(
+            render_in("ch_${attributes.c}", Slot::Name(NameSet::Channel), &m).unwrap(),
+            "ch_line_3"
+        );
+        let err = render_in("${attributes.g}", Slot::Name(NameSet::GroupId), &m).unwrap_err();
+        assert!(err.reason.contains("character 2"), "{err}");
+        // Errors locate the character; they never quote the value.
+        assert!(!err.to_string().contains("a b"));
+    }
+
+    #[test]
+    fn literal_text_is_held_to_the_slot_at_parse() {
+        assert_eq!(
+            Template::parse("r/+/${id}", &[], Slot::Topic),
+            Err(TemplateError::TopicChar(3))
+        );
+        assert!(matches!(
+            Template::parse("bad-${id}", &[], Slot::Name(NameSet::Channel)),
+            Err(TemplateError::LiteralChar(4, ..))
+        ));
+        // ARN literal text is the ARN's own (`:`); only values are held to the name's set.
+        assert!(
+            Template::parse(
+                "arn:aws:sns:us-east-1:123456789012:${id}",
+                &[],
+                Slot::ArnField(NameSet::SnsTopic)
+            )
+            .is_ok()
+        );
+        assert!(Template::parse("a$$b+", &[], Slot::Text).is_ok());
     }
 
     proptest::proptest! {
         #[test]
         fn parse_never_panics(text in "\\PC{0,40}") {
-            let _ = Template::parse(&text, &["deviceName"]).map(|t| t.render(&msg(), &Extras::default()));
+            let _ = Template::parse(&text, &["deviceName"], Slot::Topic).map(|t| t.render(&msg(), &Extras::default()));
         }
 
         #[test]
         fn dollar_free_text_is_literal(text in "[^$]{0,40}") {
-            let t = Template::parse(&text, &[]).unwrap();
+            let t = Template::parse(&text, &[], Slot::Text).unwrap();
             proptest::prop_assert_eq!(t.render(&msg(), &Extras::default()).unwrap(), text);
         }
     }

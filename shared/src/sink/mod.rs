@@ -28,6 +28,9 @@ pub struct Call {
 pub struct Entry {
     /// Index of the source message in the invocation.
     pub message: usize,
+    /// Index of the target among the message's targets, so results find their slot directly
+    /// (a fleet message has one target per device: a search per result cost O(devices²)).
+    pub target: usize,
     /// Deterministic downstream id (IoT Analytics/Events messageId, SNS FIFO deduplication id).
     pub id: String,
     /// Bytes sent as the message body.
@@ -47,15 +50,26 @@ impl Entry {
         }
     }
 
-    /// The SNS MessageDeduplicationId: the deterministic entry id on FIFO topics, unless the
-    /// topic deduplicates by content.
-    pub fn sns_deduplication_id(&self, destination: &Destination) -> Option<&str> {
-        match &self.params {
-            EntryParams::Sns(p) if destination.is_fifo() && !p.content_based_deduplication => {
-                Some(&self.id)
-            }
-            _ => None,
+    /// Whether the entry asks to leave deduplication to its FIFO topic's content-based
+    /// deduplication (the target's `contentBasedDeduplication`).
+    pub fn wants_content_deduplication(&self) -> bool {
+        matches!(&self.params, EntryParams::Sns(p) if p.content_based_deduplication)
+    }
+
+    /// The SNS MessageDeduplicationId: the deterministic entry id on every FIFO topic. It is left
+    /// out only when the target asks for content-based deduplication *and* the topic is known
+    /// to have it on (`topic_dedups_by_content`, read from the topic itself): a topic without it
+    /// refuses an entry with no id, so a wrong flag in the table must not fail whole batches.
+    pub fn sns_deduplication_id(
+        &self,
+        destination: &Destination,
+        topic_dedups_by_content: bool,
+    ) -> Option<&str> {
+        if !destination.is_fifo() || (topic_dedups_by_content && self.wants_content_deduplication())
+        {
+            return None;
         }
+        Some(&self.id)
     }
 }
 

@@ -259,7 +259,9 @@ impl<'a> SnsEntry<'a> {
             message: std::str::from_utf8(&e.payload).unwrap_or(""),
             subject: p.subject.as_deref(),
             message_group_id: p.group_id.as_deref(),
-            message_deduplication_id: e.sns_deduplication_id(destination),
+            // The outbox cannot ask the topic whether it deduplicates by content, so it records
+            // the id the SNS sink sends whenever that is not known.
+            message_deduplication_id: e.sns_deduplication_id(destination, false),
             message_structure: p.message_structure_json.then_some("json"),
             message_attributes: p
                 .attributes
@@ -326,6 +328,7 @@ mod tests {
     fn entry(id: &str, payload: &[u8], params: EntryParams) -> Entry {
         Entry {
             message: 0,
+            target: 0,
             id: id.into(),
             payload: Arc::from(payload),
             timestamp: Some(5),

@@ -3,6 +3,7 @@
 //! in the call ("0".."9"); `Successful` and `Failed` are mapped back through it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::primitives::Blob;
@@ -15,24 +16,72 @@ use super::aws::{Target, call_error, short, wrong_destination};
 use super::{Call, CallError, CallReport, Entry, EntryFailure, Sink};
 use crate::destination::{Destination, EntryParams, SnsParams};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SnsSink {
     client: Client,
+    /// Whether each FIFO topic deduplicates by content, read once per topic (GetTopicAttributes)
+    /// the first time a target asks to rely on it.
+    content_dedup: Mutex<HashMap<String, bool>>,
 }
 
 impl SnsSink {
     pub fn new(client: Client) -> Self {
-        SnsSink { client }
+        SnsSink {
+            client,
+            content_dedup: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the topic has `ContentBasedDeduplication` on. Unknown (the lookup failed, e.g. no
+    /// `sns:GetTopicAttributes` grant) counts as off: the entries then carry their deterministic
+    /// deduplication ids, which every FIFO topic accepts.
+    async fn dedups_by_content(&self, topic_arn: &str) -> bool {
+        if let Some(&known) = self
+            .content_dedup
+            .lock()
+            .ok()
+            .as_ref()
+            .and_then(|m| m.get(topic_arn))
+        {
+            return known;
+        }
+        let on = match self
+            .client
+            .get_topic_attributes()
+            .topic_arn(topic_arn)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .attributes()
+                .and_then(|a| a.get("ContentBasedDeduplication"))
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            Err(e) => {
+                tracing::warn!(
+                    topic = topic_arn,
+                    error = %call_error(e, Target { action: "sns:GetTopicAttributes", what: "SNS topic", name: topic_arn }),
+                    "cannot read the topic's ContentBasedDeduplication; sending deduplication ids"
+                );
+                false
+            }
+        };
+        if let Ok(mut cache) = self.content_dedup.lock() {
+            cache.insert(topic_arn.to_owned(), on);
+        }
+        on
     }
 
     async fn send_call(&self, call: &Call) -> Result<CallReport, CallError> {
         let Destination::Sns { topic_arn } = &call.destination else {
             return Err(wrong_destination("SNS", call));
         };
+        let content_dedup = call.destination.is_fifo()
+            && call.entries.iter().any(Entry::wants_content_deduplication)
+            && self.dedups_by_content(topic_arn).await;
         let mut failed = Vec::new();
         let mut entries = Vec::with_capacity(call.entries.len());
         for (index, entry) in call.entries.iter().enumerate() {
-            match request_entry(index, entry, &call.destination) {
+            match request_entry(index, entry, &call.destination, content_dedup) {
                 Ok(e) => entries.push(e),
                 Err(reason) => failed.push(EntryFailure {
                     index,
@@ -123,6 +172,7 @@ fn request_entry(
     index: usize,
     entry: &Entry,
     destination: &Destination,
+    topic_dedups_by_content: bool,
 ) -> Result<PublishBatchRequestEntry, String> {
     let default = const { &SnsParams::EMPTY };
     let params = match &entry.params {
@@ -157,7 +207,11 @@ fn request_entry(
         .message(message)
         .set_subject(params.subject.clone())
         .set_message_group_id(params.group_id.clone())
-        .set_message_deduplication_id(entry.sns_deduplication_id(destination).map(str::to_owned))
+        .set_message_deduplication_id(
+            entry
+                .sns_deduplication_id(destination, topic_dedups_by_content)
+                .map(str::to_owned),
+        )
         .set_message_structure(params.message_structure_json.then(|| "json".to_owned()))
         .set_message_attributes((!attributes.is_empty()).then_some(attributes))
         .build()

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{ContractError, ContractLimits, Path, ascii_name, name_rule};
+use super::{ContractError, ContractLimits, NameSet, Path, ascii_name, name_rule};
 use crate::destination::Destination;
 use crate::message::Payload;
 
@@ -38,10 +38,7 @@ fn is_field_name(name: &str) -> bool {
 }
 
 pub(super) fn check_channel(dest: &Destination, channel: &str) -> Result<(), ContractError> {
-    ascii_name(channel, MAX_CHANNEL_CHARS, |b| {
-        b.is_ascii_alphanumeric() || b == b'_'
-    })
-    .map_err(|f| {
+    ascii_name(channel, MAX_CHANNEL_CHARS, |b| NameSet::Channel.allows(b)).map_err(|f| {
         ContractError::new(
             dest,
             "channelName",

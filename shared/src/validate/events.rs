@@ -1,6 +1,6 @@
 //! IoT Events Data `BatchPutMessage`: input names, the 1 KiB batch payload budget and timestamps.
 
-use super::{ContractError, ascii_name, name_rule};
+use super::{ContractError, NameSet, ascii_name, name_rule};
 use crate::destination::Destination;
 use crate::message::Message;
 
@@ -12,10 +12,8 @@ const MAX_BATCH_PAYLOAD: usize = 1024;
 
 pub(super) fn check_input(dest: &Destination, input: &str) -> Result<(), ContractError> {
     const SET: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$";
-    ascii_name(input, MAX_INPUT_CHARS, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
-    })
-    .map_err(|f| ContractError::new(dest, "inputName", name_rule(f, MAX_INPUT_CHARS, SET)))?;
+    ascii_name(input, MAX_INPUT_CHARS, |b| NameSet::Input.allows(b))
+        .map_err(|f| ContractError::new(dest, "inputName", name_rule(f, MAX_INPUT_CHARS, SET)))?;
     if !input.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err(ContractError::new(
             dest,

@@ -14,7 +14,7 @@ mod sns;
 
 use std::fmt::Write as _;
 
-use crate::destination::{Destination, EntryParams, Target};
+use crate::destination::{Destination, EntryParams, PublishParams, Target};
 use crate::message::Message;
 
 pub use sns::sns_body;
@@ -51,8 +51,10 @@ pub struct ContractError {
 }
 
 impl ContractError {
+    /// `dest` names the destination: a rendered [`Destination`], or at cold start the target's
+    /// place in the routing table.
     pub(crate) fn new(
-        dest: &Destination,
+        dest: &dyn std::fmt::Display,
         field: impl Into<String>,
         rule: impl Into<String>,
     ) -> Self {
@@ -65,7 +67,21 @@ impl ContractError {
 }
 
 /// Checks one message against one rendered target's destination contract, before any call.
+/// The error names the target by its label, never by a name rendered from the message.
 pub fn check(msg: &Message, target: &Target, limits: &ContractLimits) -> Result<(), ContractError> {
+    check_rendered(msg, target, limits).map_err(|mut e| {
+        if let Some(label) = &target.label {
+            e.destination = label.to_string();
+        }
+        e
+    })
+}
+
+fn check_rendered(
+    msg: &Message,
+    target: &Target,
+    limits: &ContractLimits,
+) -> Result<(), ContractError> {
     let dest = &target.destination;
     match (dest, &target.params) {
         (Destination::Analytics { channel }, EntryParams::Analytics) => {
@@ -101,6 +117,37 @@ pub fn check_destination(dest: &Destination, limits: &ContractLimits) -> Result<
     }
 }
 
+/// SNS target fields the routing table fixes, checked at cold start with the rules applied to each
+/// message: `attributes` are (name, data type, the value when it has no template).
+pub fn check_sns_literals(
+    label: &str,
+    subject: Option<&str>,
+    group_id: Option<&str>,
+    attributes: &[(&str, &str, Option<&str>)],
+) -> Result<(), ContractError> {
+    sns::check_literals(&label, subject, group_id, attributes)
+}
+
+/// IoT Core Publish parameters (QoS and the MQTT 5 properties) the routing table fixes, checked
+/// at cold start with the rules applied to each message.
+pub fn check_publish_params(
+    label: &str,
+    params: &PublishParams,
+    limits: &ContractLimits,
+) -> Result<(), ContractError> {
+    publish::check_params(&label, params, limits)
+}
+
+/// A fleet's ProductKey (Alibaba Cloud IoT Platform's naming rules).
+pub fn check_product_key(label: &str, product_key: &str) -> Result<(), ContractError> {
+    publish::check_product_key(&label, product_key)
+}
+
+/// A fleet's DeviceName (Alibaba Cloud IoT Platform's naming rules).
+pub fn check_device_name(label: &str, device: &str) -> Result<(), ContractError> {
+    publish::check_device_name(&label, device)
+}
+
 /// A destination paired with another kind's entry parameters: a routing bug, reported, never a panic.
 fn mismatch(dest: &Destination, params: &EntryParams) -> ContractError {
     let (expected, found) = (expected_params(dest), params_name(params));
@@ -131,6 +178,76 @@ fn params_name(params: &EntryParams) -> &'static str {
         EntryParams::Sns(_) => "Sns",
         EntryParams::Publish(_) => "Publish",
         EntryParams::Shadow => "Shadow",
+    }
+}
+
+/// The characters a destination name, or a part of one, may hold. A template's literal text and
+/// every value substituted into it are held to the set of the name they land in, so a value a
+/// caller sent can never reach a name the table's author could not have written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameSet {
+    /// IoT Analytics channelName (CreateChannel): `[a-zA-Z0-9_]`.
+    Channel,
+    /// IoT Events inputName (CreateInput): `[a-zA-Z0-9_.-]`.
+    Input,
+    /// An SNS topic name, the last field of its ARN (CreateTopic): `[A-Za-z0-9_-]`; `.` appears
+    /// only in the `.fifo` suffix, which the table's literal text has to spell.
+    SnsTopic,
+    /// SNS MessageGroupId and MessageDeduplicationId (PublishBatch): alphanumerics and ASCII
+    /// punctuation.
+    GroupId,
+    /// IoT thingName (CreateThing): `[a-zA-Z0-9:_-]`.
+    Thing,
+    /// IoT shadowName (named shadows): `[$a-zA-Z0-9:_-]`.
+    Shadow,
+    /// Alibaba Cloud IoT ProductKey: issued by the platform as letters and digits.
+    ProductKey,
+    /// Alibaba Cloud IoT DeviceName (RegisterDevice): letters, digits and `-_@.:`.
+    DeviceName,
+}
+
+impl NameSet {
+    pub fn allows(self, b: u8) -> bool {
+        match self {
+            NameSet::Channel => b.is_ascii_alphanumeric() || b == b'_',
+            NameSet::Input => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'),
+            NameSet::SnsTopic => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'),
+            NameSet::GroupId => b.is_ascii_graphic(),
+            NameSet::Thing => b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'),
+            NameSet::Shadow => b.is_ascii_alphanumeric() || matches!(b, b'$' | b':' | b'_' | b'-'),
+            NameSet::ProductKey => b.is_ascii_alphanumeric(),
+            NameSet::DeviceName => {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':')
+            }
+        }
+    }
+
+    /// The set as error messages spell it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NameSet::Channel => "[a-zA-Z0-9_]",
+            NameSet::Input => "[a-zA-Z0-9_.-]",
+            NameSet::SnsTopic => "[A-Za-z0-9_-]",
+            NameSet::GroupId => "alphanumerics and ASCII punctuation (no spaces)",
+            NameSet::Thing => "[a-zA-Z0-9:_-]",
+            NameSet::Shadow => "[$a-zA-Z0-9:_-]",
+            NameSet::ProductKey => "[a-zA-Z0-9]",
+            NameSet::DeviceName => "[a-zA-Z0-9_@.:-]",
+        }
+    }
+
+    /// What the set names, for error messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            NameSet::Channel => "an IoT Analytics channel name",
+            NameSet::Input => "an IoT Events input name",
+            NameSet::SnsTopic => "an SNS topic name",
+            NameSet::GroupId => "an SNS message group id",
+            NameSet::Thing => "a thing name",
+            NameSet::Shadow => "a shadow name",
+            NameSet::ProductKey => "a ProductKey",
+            NameSet::DeviceName => "a DeviceName",
+        }
     }
 }
 
@@ -339,6 +456,7 @@ pub(crate) mod testing {
             destination,
             params,
             ordered: false,
+            label: None,
         }
     }
 }

@@ -1,9 +1,11 @@
 //! IoT Core `Publish` and device-fleet publishes: topic names, QoS, payload caps and the MQTT 5
 //! properties (response topic, correlation data, user properties, expiry, content type).
 
+use std::fmt;
+
 use serde_json::Value;
 
-use super::{ContractError, ContractLimits, ascii_name, is_base64, name_rule};
+use super::{ContractError, ContractLimits, NameSet, ascii_name, is_base64, name_rule};
 use crate::destination::{Destination, PayloadFormat, PublishParams};
 use crate::message::{Payload, json_type};
 
@@ -16,21 +18,32 @@ const MAX_TOPIC_SLASHES: usize = 7;
 const BASIC_INGEST: &str = "$aws/rules/";
 /// Rule names: 1–128 characters, `^[a-zA-Z0-9_]+$` (IoT CreateTopicRule).
 const MAX_RULE_NAME_CHARS: usize = 128;
-/// IoT Core: "payload ≤128 KiB" per PUBLISH (message broker quotas; design brief).
-const MAX_MQTT_PAYLOAD: usize = 131_072;
-/// Device fleet (BatchPub style): "The maximum size of a message is 256 KB" (seed document).
-const MAX_FLEET_PAYLOAD: usize = 262_144;
+/// IoT Core: 128 KiB per PUBLISH ("Message size", AWS IoT Core message broker quotas,
+/// <https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits>). Device
+/// fleets publish through IoT Core too, so BatchPub's own 256 KB does not apply to them.
+const MAX_PUBLISH_PAYLOAD: usize = 131_072;
+/// Alibaba Cloud IoT Platform DeviceName: 4–32 characters (RegisterDevice).
+const DEVICE_NAME_CHARS: std::ops::RangeInclusive<usize> = 4..=32;
+/// ProductKey: issued by the platform (11 letters and digits today); no longer key is issued, so
+/// a longer one is a typo or a hostile value.
+const MAX_PRODUCT_KEY_CHARS: usize = 32;
 /// contentType: IoT publishes no figure for the Publish API; the IoT rules republish action,
 /// which sets the same MQTT 5 property, caps ContentType at 1024 characters. A MIME type is far
 /// shorter (RFC 6838: type and subtype names are at most 127 characters each), so 1024 bytes
 /// leaves room for parameters while refusing runaway templates.
 const MAX_CONTENT_TYPE_BYTES: usize = 1024;
+/// userProperties travel as one header: AWS IoT Core caps a message's user properties at 8 KB
+/// ("User properties size", message broker and protocol quotas, MQTT 5).
+const MAX_USER_PROPERTIES_BYTES: usize = 8192;
+/// correlationData: the MQTT 5 headers of AWS IoT (`MqttHeaders`, IoT API reference) take at most
+/// 1,024 characters of base64.
+const MAX_CORRELATION_DATA_CHARS: usize = 1024;
 /// messageExpiry is an MQTT 5 Four Byte Integer (seconds): 0 … 2^32−1.
 const MAX_MESSAGE_EXPIRY: i64 = 4_294_967_295;
 
 /// Checks a topic name (`field` is `topic` or `responseTopic`).
 pub(super) fn check_topic(
-    dest: &Destination,
+    dest: &dyn fmt::Display,
     field: &str,
     topic: &str,
     limits: &ContractLimits,
@@ -38,12 +51,6 @@ pub(super) fn check_topic(
     let bad = |rule: String| Err(ContractError::new(dest, field, rule));
     if topic.is_empty() {
         return bad("must not be empty".to_owned());
-    }
-    if topic.len() > MAX_TOPIC_BYTES {
-        return bad(format!(
-            "must be at most {MAX_TOPIC_BYTES} bytes, is {}",
-            topic.len()
-        ));
     }
     if topic.contains(['+', '#']) {
         return bad(
@@ -74,6 +81,12 @@ pub(super) fn check_topic(
     } else {
         topic
     };
+    if counted.len() > MAX_TOPIC_BYTES {
+        return bad(format!(
+            "must be at most {MAX_TOPIC_BYTES} bytes (a `$aws/rules/<rule>/` prefix is not counted), is {}",
+            counted.len()
+        ));
+    }
     let slashes = counted.bytes().filter(|&b| b == b'/').count();
     if slashes > MAX_TOPIC_SLASHES {
         return bad(format!(
@@ -92,27 +105,13 @@ pub(super) fn check(
     limits: &ContractLimits,
 ) -> Result<(), ContractError> {
     check_topic(dest, "topic", topic, limits)?;
-    if params.qos > 1 {
-        return Err(ContractError::new(
-            dest,
-            "qos",
-            format!(
-                "must be 0 or 1 (AWS IoT does not support QoS 2), is {}",
-                params.qos
-            ),
-        ));
-    }
     // Empty payloads are allowed: with retain they delete the topic's retained message.
-    let (max, what) = match dest {
-        Destination::Fleet { .. } => (MAX_FLEET_PAYLOAD, "for a device-fleet publish (256 KiB)"),
-        _ => (MAX_MQTT_PAYLOAD, "for an AWS IoT publish (128 KiB)"),
-    };
-    if payload.len() > max {
+    if payload.len() > MAX_PUBLISH_PAYLOAD {
         return Err(ContractError::new(
             dest,
             "payload",
             format!(
-                "is {} bytes, over the limit of {max} bytes {what}",
+                "is {} bytes, over the AWS IoT Core limit of {MAX_PUBLISH_PAYLOAD} bytes (128 KiB) for one publish",
                 payload.len()
             ),
         ));
@@ -127,17 +126,47 @@ pub(super) fn check(
             "is UTF8_DATA but the payload is not valid UTF-8: use UNSPECIFIED_BYTES or omit it",
         ));
     }
+    check_params(dest, params, limits)
+}
+
+/// QoS and the MQTT 5 properties: what a routing table fixes for a publish, and checks at cold
+/// start when it has no template.
+pub(super) fn check_params(
+    dest: &dyn fmt::Display,
+    params: &PublishParams,
+    limits: &ContractLimits,
+) -> Result<(), ContractError> {
+    if params.qos > 1 {
+        return Err(ContractError::new(
+            dest,
+            "qos",
+            format!(
+                "must be 0 or 1 (AWS IoT does not support QoS 2), is {}",
+                params.qos
+            ),
+        ));
+    }
     if let Some(response) = &params.response_topic {
         check_topic(dest, "responseTopic", response, limits)?;
     }
-    if let Some(data) = &params.correlation_data
-        && !is_base64(data)
-    {
-        return Err(ContractError::new(
-            dest,
-            "correlationData",
-            "must be standard base64 (RFC 4648, with padding)",
-        ));
+    if let Some(data) = &params.correlation_data {
+        if !is_base64(data) {
+            return Err(ContractError::new(
+                dest,
+                "correlationData",
+                "must be standard base64 (RFC 4648, with padding)",
+            ));
+        }
+        if data.len() > MAX_CORRELATION_DATA_CHARS {
+            return Err(ContractError::new(
+                dest,
+                "correlationData",
+                format!(
+                    "is {} characters of base64, over the limit of {MAX_CORRELATION_DATA_CHARS}",
+                    data.len()
+                ),
+            ));
+        }
     }
     if let Some(props) = &params.user_properties {
         check_user_properties(dest, props)?;
@@ -159,8 +188,14 @@ pub(super) fn check(
 
 /// userProperties: "A JSON string that contains an array of JSON objects", each a name → string
 /// value pair such as `[{"deviceName": "alpha"}, {"deviceCnt": "45"}]` (IoT data plane Publish).
-fn check_user_properties(dest: &Destination, text: &str) -> Result<(), ContractError> {
+fn check_user_properties(dest: &dyn fmt::Display, text: &str) -> Result<(), ContractError> {
     let bad = |rule: String| Err(ContractError::new(dest, "userProperties", rule));
+    if text.len() > MAX_USER_PROPERTIES_BYTES {
+        return bad(format!(
+            "are {} bytes, over the AWS IoT Core limit of {MAX_USER_PROPERTIES_BYTES} bytes (8 KiB) for a message's user properties",
+            text.len()
+        ));
+    }
     const SHAPE: &str =
         r#"must be a JSON array of objects with string values, such as [{"deviceName": "alpha"}]"#;
     let items = match serde_json::from_str::<Value>(text) {
@@ -185,7 +220,7 @@ fn check_user_properties(dest: &Destination, text: &str) -> Result<(), ContractE
     Ok(())
 }
 
-fn check_content_type(dest: &Destination, content_type: &str) -> Result<(), ContractError> {
+fn check_content_type(dest: &dyn fmt::Display, content_type: &str) -> Result<(), ContractError> {
     let bad = |rule: String| Err(ContractError::new(dest, "contentType", rule));
     if content_type.is_empty() {
         return bad("must not be empty: omit it instead".to_owned());
@@ -206,6 +241,51 @@ fn check_content_type(dest: &Destination, content_type: &str) -> Result<(), Cont
         return bad(format!(
             "must be at most {MAX_CONTENT_TYPE_BYTES} characters, is {}",
             content_type.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A fleet's ProductKey: the platform issues it as letters and digits.
+pub(super) fn check_product_key(
+    dest: &dyn fmt::Display,
+    product_key: &str,
+) -> Result<(), ContractError> {
+    ascii_name(product_key, MAX_PRODUCT_KEY_CHARS, |b| {
+        NameSet::ProductKey.allows(b)
+    })
+    .map_err(|f| {
+        ContractError::new(
+            dest,
+            "ProductKey",
+            name_rule(f, MAX_PRODUCT_KEY_CHARS, NameSet::ProductKey.describe()),
+        )
+    })
+}
+
+/// A fleet's DeviceName: 4–32 letters, digits and `-_@.:` (Alibaba Cloud IoT Platform,
+/// RegisterDevice). The name also fills one level of the device's topic, which `/` would break.
+pub(super) fn check_device_name(
+    dest: &dyn fmt::Display,
+    device: &str,
+) -> Result<(), ContractError> {
+    let max = *DEVICE_NAME_CHARS.end();
+    ascii_name(device, max, |b| NameSet::DeviceName.allows(b)).map_err(|f| {
+        ContractError::new(
+            dest,
+            "DeviceName",
+            name_rule(f, max, NameSet::DeviceName.describe()),
+        )
+    })?;
+    if !DEVICE_NAME_CHARS.contains(&device.len()) {
+        return Err(ContractError::new(
+            dest,
+            "DeviceName",
+            format!(
+                "must be {} to {max} characters, is {}",
+                DEVICE_NAME_CHARS.start(),
+                device.len()
+            ),
         ));
     }
     Ok(())
@@ -278,7 +358,7 @@ mod tests {
         );
         assert_eq!(
             topic_check(&"t".repeat(257), false).unwrap_err().rule,
-            "must be at most 256 bytes, is 257"
+            "must be at most 256 bytes (a `$aws/rules/<rule>/` prefix is not counted), is 257"
         );
         // Bytes, not characters: 128 two-byte characters fit, 129 do not.
         assert_eq!(topic_check(&"é".repeat(128), false), Ok(()));
@@ -314,6 +394,16 @@ mod tests {
         assert!(topic_check("$aws/rules/R1/a/b/c/d/e/f/g/h/i", false).is_err());
         let rule_128 = format!("$aws/rules/{}/x", "r".repeat(128));
         assert_eq!(topic_check(&rule_128, false), Ok(()));
+        // The prefix does not count toward the 256 bytes either.
+        let full = format!("$aws/rules/{}/{}", "r".repeat(128), "t".repeat(256));
+        assert_eq!(topic_check(&full, false), Ok(()));
+        let over = format!("$aws/rules/r/{}", "t".repeat(257));
+        assert!(
+            topic_check(&over, false)
+                .unwrap_err()
+                .rule
+                .contains("is 257")
+        );
         let rule_129 = format!("$aws/rules/{}/x", "r".repeat(129));
         assert_eq!(
             topic_check(&rule_129, false).unwrap_err().rule,
@@ -363,18 +453,16 @@ mod tests {
         assert_eq!(e.field, "payload");
         assert_eq!(
             e.rule,
-            "is 131073 bytes, over the limit of 131072 bytes for an AWS IoT publish (128 KiB)"
+            "is 131073 bytes, over the AWS IoT Core limit of 131072 bytes (128 KiB) for one publish"
         );
         assert!(run(&binary(131_073), p()).is_err());
+        // Fleets publish through IoT Core: its 128 KiB applies, not BatchPub's 256 KB.
         let dev = || fleet("/a1BwAGV/dev1/user/get");
-        assert_eq!(run_to(dev(), &sized(262_144), p()), Ok(()));
-        assert_eq!(run_to(dev(), &binary(262_144), p()), Ok(()));
-        let e = run_to(dev(), &raw_binary(262_145), p()).unwrap_err();
-        assert!(
-            e.rule
-                .ends_with("262144 bytes for a device-fleet publish (256 KiB)"),
-            "{e}"
-        );
+        assert_eq!(run_to(dev(), &sized(131_072), p()), Ok(()));
+        assert_eq!(run_to(dev(), &binary(131_072), p()), Ok(()));
+        let e = run_to(dev(), &binary(131_073), p()).unwrap_err();
+        assert!(e.rule.contains("131072 bytes (128 KiB)"), "{e}");
+        assert!(run_to(dev(), &sized(200 * 1024), p()).is_err());
         // Empty payloads are allowed (retain + empty deletes the retained message).
         let retain = PublishParams {
             retain: true,
@@ -431,6 +519,8 @@ mod tests {
         for bad in ["req-42", "cmVxLTQ", "cmVx LTQy"] {
             assert_eq!(c(bad).unwrap_err().field, "correlationData", "{bad}");
         }
+        assert_eq!(c(&"AAAA".repeat(256)), Ok(()));
+        assert!(c(&"AAAA".repeat(257)).unwrap_err().rule.contains("1024"));
     }
 
     #[test]
@@ -452,6 +542,10 @@ mod tests {
         ] {
             assert_eq!(u(ok), Ok(()), "{ok}");
         }
+        // 8 KiB in all (AWS IoT Core MQTT 5 quotas).
+        let sized = |n: usize| format!(r#"[{{"k":"{}"}}]"#, "v".repeat(n - 10));
+        assert_eq!(u(&sized(8192)), Ok(()));
+        assert!(u(&sized(8193)).unwrap_err().rule.contains("8 KiB"));
         for bad in [
             "",
             "{}",

@@ -5,7 +5,7 @@ use std::io;
 
 use serde_json::Value;
 
-use super::{ContractError, ascii_name, name_rule};
+use super::{ContractError, NameSet, ascii_name, name_rule};
 use crate::destination::Destination;
 use crate::message::{Payload, json_type};
 
@@ -16,16 +16,17 @@ const MAX_SHADOW_CHARS: usize = 64;
 /// The state document (desired + reported) may be 8 KiB; metadata does not count (AWS IoT Device
 /// Shadow quotas; design brief).
 const MAX_STATE_BYTES: usize = 8192;
+/// "JSON contains too many levels of nesting; maximum is 6" (Device Shadow error messages).
+const MAX_SECTION_DEPTH: usize = 6;
+/// "A client token that is longer than 64 bytes" is refused (Device Shadow error messages).
+const MAX_CLIENT_TOKEN_BYTES: usize = 64;
 
 pub(super) fn check_names(
     dest: &Destination,
     thing: &str,
     shadow: Option<&str>,
 ) -> Result<(), ContractError> {
-    ascii_name(thing, MAX_THING_CHARS, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-')
-    })
-    .map_err(|f| {
+    ascii_name(thing, MAX_THING_CHARS, |b| NameSet::Thing.allows(b)).map_err(|f| {
         ContractError::new(
             dest,
             "thingName",
@@ -33,10 +34,7 @@ pub(super) fn check_names(
         )
     })?;
     if let Some(name) = shadow {
-        ascii_name(name, MAX_SHADOW_CHARS, |b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'$' | b':' | b'_' | b'-')
-        })
-        .map_err(|f| {
+        ascii_name(name, MAX_SHADOW_CHARS, |b| NameSet::Shadow.allows(b)).map_err(|f| {
             ContractError::new(
                 dest,
                 "shadowName",
@@ -83,6 +81,7 @@ pub(super) fn check(
             );
         }
     };
+    check_document(dest, map, state)?;
     // We measure the compact JSON serialization of the `state` value only: the desired and
     // reported sections the 8 KiB quota counts. Whitespace in the producer's text and other
     // top-level keys (`version`, `clientToken`, metadata) are not state.
@@ -96,6 +95,93 @@ pub(super) fn check(
         );
     }
     Ok(())
+}
+
+/// What the Device Shadow service refuses with 400 (Device Shadow error messages,
+/// <https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-error-messages.html>):
+/// a `state` holding anything but `desired` and `reported`, either of them not an object (or
+/// null, which deletes it), nesting deeper than 6 levels, a `clientToken` over 64 bytes, a
+/// `version` that is not a whole number.
+fn check_document(
+    dest: &Destination,
+    document: &serde_json::Map<String, Value>,
+    state: &Value,
+) -> Result<(), ContractError> {
+    let bad = |field: &str, rule: String| Err(ContractError::new(dest, field, rule));
+    if let Value::Object(sections) = state {
+        for (key, section) in sections {
+            let field = match key.as_str() {
+                "desired" => "payload.state.desired",
+                "reported" => "payload.state.reported",
+                _ => {
+                    return bad(
+                        "payload.state",
+                        "holds a key other than `desired` and `reported`: the Device Shadow \
+                         service refuses it (\"State contains an invalid node\")"
+                            .to_owned(),
+                    );
+                }
+            };
+            match section {
+                Value::Object(_) | Value::Null => {}
+                other => {
+                    return bad(
+                        field,
+                        format!(
+                            "must be an object (or null to delete it), found {}",
+                            json_type(other)
+                        ),
+                    );
+                }
+            }
+            let depth = depth(section);
+            if depth > MAX_SECTION_DEPTH {
+                return bad(
+                    field,
+                    format!(
+                        "nests {depth} levels deep, over the Device Shadow limit of {MAX_SECTION_DEPTH}"
+                    ),
+                );
+            }
+        }
+    }
+    match document.get("clientToken") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(token)) if token.len() <= MAX_CLIENT_TOKEN_BYTES => {}
+        Some(Value::String(token)) => {
+            return bad(
+                "payload.clientToken",
+                format!(
+                    "is {} bytes, over the Device Shadow limit of {MAX_CLIENT_TOKEN_BYTES}",
+                    token.len()
+                ),
+            );
+        }
+        Some(other) => {
+            return bad(
+                "payload.clientToken",
+                format!("must be a string, found {}", json_type(other)),
+            );
+        }
+    }
+    match document.get("version") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(()),
+        Some(other) => bad(
+            "payload.version",
+            format!("must be a whole number, found {}", json_type(other)),
+        ),
+    }
+}
+
+/// Levels of objects and arrays in a section: `{"a": 1}` is 1, `{"a": {"b": 1}}` is 2.
+/// The envelope's own limit (64 levels) bounds the recursion.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// Bytes of the compact JSON text of `value`, counted without building it.
@@ -153,6 +239,62 @@ mod tests {
             r#"{{"state": {{"desired": {{"v": "{}"}}}}, "version": 3}}"#,
             "x".repeat(len - overhead)
         ))
+    }
+
+    #[test]
+    fn documents_hold_what_the_shadow_service_accepts() {
+        let ok = [
+            r#"{"state": {"desired": {"a": 1}, "reported": null}}"#,
+            r#"{"state": {"reported": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}}"#,
+            r#"{"state": {}, "clientToken": "t-1", "version": 7}"#,
+        ];
+        for doc in ok {
+            assert_eq!(run(&msg(doc)), Ok(()), "{doc}");
+        }
+        let bad = [
+            (
+                r#"{"state": {"delta": {"a": 1}}}"#,
+                "payload.state",
+                "other than",
+            ),
+            (
+                r#"{"state": {"desired": 5}}"#,
+                "payload.state.desired",
+                "must be an object",
+            ),
+            (
+                r#"{"state": {"reported": [1]}}"#,
+                "payload.state.reported",
+                "must be an object",
+            ),
+            (
+                r#"{"state": {"reported": {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}}}"#,
+                "payload.state.reported",
+                "7 levels",
+            ),
+            (
+                r#"{"state": {}, "version": "3"}"#,
+                "payload.version",
+                "whole number",
+            ),
+            (
+                r#"{"state": {}, "version": 1.5}"#,
+                "payload.version",
+                "whole number",
+            ),
+            (
+                r#"{"state": {}, "clientToken": 5}"#,
+                "payload.clientToken",
+                "string",
+            ),
+        ];
+        for (doc, field, rule) in bad {
+            let e = run(&msg(doc)).unwrap_err();
+            assert_eq!(e.field, field, "{doc}");
+            assert!(e.rule.contains(rule), "{doc}: {e}");
+        }
+        let token = format!(r#"{{"state": {{}}, "clientToken": "{}"}}"#, "t".repeat(65));
+        assert!(run(&msg(&token)).unwrap_err().rule.contains("64"));
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! message groups, Subject, `MessageStructure=json` and message attributes.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
-use super::{ContractError, Path, ascii_name, is_base64, name_rule, push_key};
+use super::{ContractError, NameSet, Path, ascii_name, is_base64, name_rule, push_key};
 use crate::destination::{Destination, SnsAttribute, SnsParams};
 use crate::message::{Payload, json_type};
 
@@ -95,7 +96,7 @@ pub(super) fn check_topic_arn(dest: &Destination, arn: &str) -> Result<(), Contr
         return Err(bad("the account id must be 12 digits"));
     }
     ascii_name(name, MAX_TOPIC_NAME_CHARS, |b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+        NameSet::SnsTopic.allows(b) || b == b'.'
     })
     .map_err(|f| {
         ContractError::new(
@@ -162,9 +163,47 @@ pub(super) fn check(
     Ok(())
 }
 
+/// The SNS target fields a routing table fixes, checked at cold start with the rules `check`
+/// applies per message: `attributes` are (name, data type, the value when it has no template).
+pub(super) fn check_literals(
+    dest: &dyn fmt::Display,
+    subject: Option<&str>,
+    group_id: Option<&str>,
+    attributes: &[(&str, &str, Option<&str>)],
+) -> Result<(), ContractError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(ContractError::new(
+            dest,
+            "MessageAttributes",
+            format!(
+                "has {} attributes, over the limit of {MAX_ATTRIBUTES}",
+                attributes.len()
+            ),
+        ));
+    }
+    for (i, (name, data_type, value)) in attributes.iter().enumerate() {
+        check_attribute_name(dest, i, name)?;
+        let kind = check_data_type(dest, i, name, data_type)?;
+        if let Some(value) = value {
+            check_typed_value(dest, i, name, kind, value)?;
+        }
+    }
+    if let Some(subject) = subject {
+        check_subject(dest, subject)?;
+    }
+    if let Some(group) = group_id {
+        check_group_id(dest, group)?;
+    }
+    Ok(())
+}
+
 /// FIFO topics need a MessageGroupId; standard topics may carry one (passed to SQS fair queues,
 /// design brief). Content-based deduplication is a FIFO topic setting only.
-fn check_fifo(dest: &Destination, fifo: bool, params: &SnsParams) -> Result<(), ContractError> {
+fn check_fifo(
+    dest: &dyn fmt::Display,
+    fifo: bool,
+    params: &SnsParams,
+) -> Result<(), ContractError> {
     match &params.group_id {
         Some(group) => check_group_id(dest, group)?,
         None if fifo => {
@@ -188,8 +227,8 @@ fn check_fifo(dest: &Destination, fifo: bool, params: &SnsParams) -> Result<(), 
 
 /// 1–128 characters of alphanumerics and ASCII punctuation (the seed document's list
 /// `!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~` is exactly the ASCII graphic characters besides alphanumerics).
-fn check_group_id(dest: &Destination, group: &str) -> Result<(), ContractError> {
-    ascii_name(group, MAX_GROUP_ID_CHARS, |b| b.is_ascii_graphic()).map_err(|f| {
+fn check_group_id(dest: &dyn fmt::Display, group: &str) -> Result<(), ContractError> {
+    ascii_name(group, MAX_GROUP_ID_CHARS, |b| NameSet::GroupId.allows(b)).map_err(|f| {
         ContractError::new(
             dest,
             "MessageGroupId",
@@ -204,7 +243,7 @@ fn check_group_id(dest: &Destination, group: &str) -> Result<(), ContractError> 
 
 /// SNS Publish: "Subjects must be ASCII text that begins with a letter, number, or punctuation
 /// mark; must not include line breaks or control characters; and must be less than 100 characters".
-fn check_subject(dest: &Destination, subject: &str) -> Result<(), ContractError> {
+fn check_subject(dest: &dyn fmt::Display, subject: &str) -> Result<(), ContractError> {
     let bad = |rule: String| Err(ContractError::new(dest, "Subject", rule));
     if !subject.bytes().next().is_some_and(|b| b.is_ascii_graphic()) {
         return bad("must begin with a letter, digit or punctuation mark".to_owned());
@@ -282,7 +321,10 @@ fn attribute_field(index: usize, name: &str, part: &str) -> String {
     field
 }
 
-fn check_attributes(dest: &Destination, attributes: &[SnsAttribute]) -> Result<(), ContractError> {
+fn check_attributes(
+    dest: &dyn fmt::Display,
+    attributes: &[SnsAttribute],
+) -> Result<(), ContractError> {
     if attributes.len() > MAX_ATTRIBUTES {
         return Err(ContractError::new(
             dest,
@@ -309,7 +351,11 @@ fn check_attributes(dest: &Destination, attributes: &[SnsAttribute]) -> Result<(
 
 /// SNS attribute names: `[A-Za-z0-9_.-]`, 1–256 characters, no leading or trailing `.`, no `..`,
 /// not starting with the reserved prefixes `AWS.` or `Amazon.` (any case).
-fn check_attribute_name(dest: &Destination, i: usize, name: &str) -> Result<(), ContractError> {
+fn check_attribute_name(
+    dest: &dyn fmt::Display,
+    i: usize,
+    name: &str,
+) -> Result<(), ContractError> {
     let field = || attribute_field(i, name, "");
     ascii_name(name, MAX_ATTRIBUTE_NAME_CHARS, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
@@ -383,30 +429,49 @@ fn parse_data_type(data_type: &str) -> Option<DataType> {
     }
 }
 
-fn check_attribute_value(
-    dest: &Destination,
+fn check_data_type(
+    dest: &dyn fmt::Display,
     i: usize,
-    attr: &SnsAttribute,
-) -> Result<(), ContractError> {
-    let type_field = || attribute_field(i, &attr.name, ".DataType");
-    if attr.data_type.len() > MAX_DATA_TYPE_CHARS {
+    name: &str,
+    data_type: &str,
+) -> Result<DataType, ContractError> {
+    let type_field = || attribute_field(i, name, ".DataType");
+    if data_type.len() > MAX_DATA_TYPE_CHARS {
         return Err(ContractError::new(
             dest,
             type_field(),
             format!(
                 "must be at most {MAX_DATA_TYPE_CHARS} characters, is {}",
-                attr.data_type.chars().count()
+                data_type.chars().count()
             ),
         ));
     }
-    let Some(kind) = parse_data_type(&attr.data_type) else {
-        return Err(ContractError::new(
+    parse_data_type(data_type).ok_or_else(|| {
+        ContractError::new(
             dest,
             type_field(),
             "must be String, String.Array, Number or Binary, optionally followed by a custom \
              `.suffix` of [A-Za-z0-9_.-]",
-        ));
-    };
+        )
+    })
+}
+
+fn check_attribute_value(
+    dest: &dyn fmt::Display,
+    i: usize,
+    attr: &SnsAttribute,
+) -> Result<(), ContractError> {
+    let kind = check_data_type(dest, i, &attr.name, &attr.data_type)?;
+    check_typed_value(dest, i, &attr.name, kind, &attr.value)
+}
+
+fn check_typed_value(
+    dest: &dyn fmt::Display,
+    i: usize,
+    name: &str,
+    kind: DataType,
+    value: &str,
+) -> Result<(), ContractError> {
     let part = if kind == DataType::Binary {
         ".BinaryValue"
     } else {
@@ -415,13 +480,26 @@ fn check_attribute_value(
     let bad = |rule: String| {
         Err(ContractError::new(
             dest,
-            attribute_field(i, &attr.name, part),
+            attribute_field(i, name, part),
             rule,
         ))
     };
-    let value = attr.value.as_str();
     if value.is_empty() {
         return bad("must not be empty (SNS refuses empty attribute values)".to_owned());
+    }
+    // Text values reach SQS subscribers as SQS message attributes, whose character set
+    // excludes most control characters (SendMessage, MessageAttributeValue); a tab passes SNS
+    // and then fails delivery. Control characters (tab and line breaks included) and the
+    // noncharacters U+FFFE and U+FFFF are refused here so every subscriber can take the value.
+    if kind != DataType::Binary
+        && let Some(at) = value
+            .chars()
+            .position(|c| c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'))
+    {
+        return bad(format!(
+            "character {} is a control character or a noncharacter, which SNS cannot deliver to every subscriber",
+            at + 1
+        ));
     }
     match kind {
         DataType::String => Ok(()),

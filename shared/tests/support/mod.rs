@@ -42,6 +42,7 @@ pub fn unique(prefix: &str) -> String {
 pub fn entry(message: usize, id: &str, payload: &[u8], params: EntryParams) -> Entry {
     Entry {
         message,
+        target: 0,
         id: id.to_owned(),
         payload: Arc::from(payload),
         timestamp: None,
