@@ -48,7 +48,9 @@ impl Job {
             },
             reason,
         };
-        let raw = RawJob::deserialize(value).map_err(|e| err("", e.to_string()))?;
+        // Inline jobs come from callers: the error keeps field names, not values.
+        let raw = RawJob::deserialize(value)
+            .map_err(|e| err("", crate::routes::without_values(&e.to_string())))?;
         if !crate::routes::is_plain_name(&raw.name) {
             return Err(err("name", crate::routes::PLAIN_NAME_RULE.to_owned()));
         }

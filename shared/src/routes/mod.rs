@@ -19,6 +19,7 @@ use crate::validate::ContractLimits;
 
 pub use pattern::Pattern;
 pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
+pub(crate) use target::without_values;
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 

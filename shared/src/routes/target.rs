@@ -176,6 +176,29 @@ fn serde_field(message: &str) -> &str {
         })
 }
 
+/// serde's message without the value it quotes: targets also come from callers (HTTP explicit
+/// targets, inline jobs), and their values stay out of errors and logs. Field and type names
+/// (`unknown field `chanel``, `expected u8`) are kept.
+pub(crate) fn without_values(message: &str) -> String {
+    if let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+        .or_else(|| message.strip_prefix("invalid length "))
+    {
+        return match rest.split_once(", expected ") {
+            Some((_, expected)) => format!("has the wrong type or value, expected {expected}"),
+            None => "has the wrong type or value".to_owned(),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        return match rest.split_once("`, expected ") {
+            Some((_, expected)) => format!("is not a known target type, expected {expected}"),
+            None => "is not a known target type".to_owned(),
+        };
+    }
+    message.to_owned()
+}
+
 /// Stands in for the message when a literal template is rendered at cold start: a template with
 /// no message variables never reads it.
 pub(crate) fn no_message() -> Message {
@@ -208,7 +231,7 @@ impl TargetSpec {
     ) -> Result<TargetSpec, SpecError> {
         let raw: RawTarget = RawTarget::deserialize(value).map_err(|e| {
             let message = e.to_string();
-            spec_err(serde_field(&message), &message)
+            spec_err(serde_field(&message), without_values(&message))
         })?;
         let (kind, ordered) = match raw {
             RawTarget::Analytics { channel, ordered } => (
@@ -805,7 +828,7 @@ mod tests {
         assert!(
             e(json!({"type": "s3", "bucket": "b"}))
                 .reason
-                .contains("unknown variant `s3`")
+                .contains("is not a known target type")
         );
         assert!(
             e(json!({"type": "analytics", "chanel": "c"}))
@@ -947,6 +970,29 @@ mod tests {
             assert_eq!(err.field, field, "{target}: {err:?}");
             assert!(err.reason.contains(rule), "{target}: {err:?}");
         }
+    }
+
+    #[test]
+    fn serde_errors_never_quote_a_value() {
+        let marker = "SECRET-MARKER-7f3a";
+        for target in [
+            json!({"type": "mqtt", "topic": "a", "qos": marker}),
+            json!({"type": marker, "topic": "a"}),
+            json!({"type": "mqtt", "topic": "a", "retain": marker}),
+            json!({"type": "sns", "topicArn": "arn:aws:sns:us-east-1:123456789012:t", "attributes": {"a": {"type": "String", "value": [marker]}}}),
+        ] {
+            let err = parse(target.clone()).unwrap_err();
+            assert!(!err.reason.contains(marker), "{target}: {err:?}");
+            assert!(!err.field.contains(marker), "{target}: {err:?}");
+        }
+        let err = parse(json!({"type": "mqtt", "topic": "a", "qos": "x"})).unwrap_err();
+        assert_eq!(err.reason, "has the wrong type or value, expected u8");
+        let err = parse(json!({"type": "kafka"})).unwrap_err();
+        assert!(
+            err.reason
+                .starts_with("is not a known target type, expected"),
+            "{err:?}"
+        );
     }
 
     #[test]
