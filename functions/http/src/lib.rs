@@ -3,6 +3,7 @@
 
 mod batch_pub;
 mod body;
+mod event;
 mod json;
 mod messages;
 mod query;
@@ -13,6 +14,7 @@ use fanout::app::App;
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 
+pub use event::{handle_event, to_event, to_request};
 pub use settings::{HttpSettings, SettingsError};
 
 /// Everything a request borrows, built once at cold start.

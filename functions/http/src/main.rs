@@ -3,7 +3,7 @@
 use fanout::app::App;
 use fanout::lambda_init::or_exit;
 use fanout_http::{HttpApp, HttpSettings};
-use lambda_http::{Error, service_fn};
+use lambda_http::{Error, lambda_runtime, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,5 +13,9 @@ async fn main() -> Result<(), Error> {
         app: or_exit(App::from_env().await).await,
     };
     let http = &http;
-    lambda_http::run(service_fn(move |req| fanout_http::handle(http, req))).await
+    // Not lambda_http::run: its event conversion panics on some malformed events (see event.rs).
+    lambda_runtime::run(service_fn(move |event| {
+        fanout_http::handle_event(http, event)
+    }))
+    .await
 }

@@ -18,8 +18,8 @@ use crate::message::Message;
 use crate::validate::ContractLimits;
 
 pub use pattern::Pattern;
-pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
 pub(crate) use target::without_values;
+pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 

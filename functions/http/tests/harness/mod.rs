@@ -35,8 +35,10 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// Sends a sample event the way Lambda does: through the function's own event conversion.
 pub async fn call(h: &Harness, event_json: &str) -> Answer {
-    let req = lambda_http::request::from_str(event_json).unwrap();
+    let event = serde_json::from_str(event_json).unwrap();
+    let req = fanout_http::to_request(event).unwrap();
     send(&h.http, req).await
 }
 
