@@ -148,18 +148,25 @@ mod tests {
 
     #[test]
     fn events_lambda_http_would_panic_on_are_refused() {
-        let hostile: Vec<Box<dyn Fn(&mut serde_json::Value)>> = vec![
-            Box::new(|v| {
-                v["isBase64Encoded"] = json!(true);
-                v["body"] = json!("not base64!");
-            }),
-            Box::new(|v| v["rawQueryString"] = json!("a=\"b c\"<>")),
-            Box::new(|v| v["rawPath"] = json!("/mess ages\"<>")),
-            Box::new(|v| v["headers"]["host"] = json!("bad host<>")),
+        let hostile = [
+            ("isBase64Encoded", "body", json!("not base64!")),
+            ("rawQueryString", "", json!("a=\"b c\"<>")),
+            ("rawPath", "", json!("/mess ages\"<>")),
+            ("headers", "host", json!("bad host<>")),
         ];
-        for edit in hostile {
-            let err = to_request(event(edit)).unwrap_err();
-            assert!(!err.is_empty());
+        for (field, inner, value) in hostile {
+            let err = to_request(event(|v| {
+                if field == "isBase64Encoded" {
+                    v[field] = json!(true);
+                    v[inner] = value.clone();
+                } else if inner.is_empty() {
+                    v[field] = value.clone();
+                } else {
+                    v[field][inner] = value.clone();
+                }
+            }))
+            .unwrap_err();
+            assert!(!err.is_empty(), "{field}");
         }
     }
 
