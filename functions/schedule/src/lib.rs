@@ -9,12 +9,11 @@ use fanout::jobs::Job;
 use fanout::lambda_init::{LambdaError, diagnostic};
 use fanout::message::{MessageError, check_id};
 use fanout::outcome::{Report, TargetStatus};
+use fanout::routes::{PLAIN_NAME_RULE, is_plain_name};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 
-/// Job names are the routing table's: 1 to 64 of these characters (shared/src/routes).
-const JOB_NAME_RULE: &str = "1 to 64 characters of A-Z a-z 0-9 _ . -";
 /// The fields of an inline job (shared/src/jobs.rs).
 const INLINE_JOB_FIELDS: [&str; 3] = ["name", "messages", "targets"];
 
@@ -55,7 +54,7 @@ pub enum ScheduleError {
     UnknownShape,
     #[error("`job` must be a job name or an inline job object")]
     BadJobField,
-    #[error("{field} must be a job name: {JOB_NAME_RULE}")]
+    #[error("{field} is a job name, which {PLAIN_NAME_RULE}")]
     BadJobName { field: &'static str },
     #[error("unknown job `{name}`; the routing table defines: {known}")]
     UnknownJob { name: String, known: String },
@@ -133,7 +132,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, 
 fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'a>, ScheduleError> {
     let table = app.engine.routes();
     let named = |field: &'static str, name: &str| {
-        if !is_job_name(name) {
+        if !is_plain_name(name) {
             return Err(ScheduleError::BadJobName { field });
         }
         table.job(name).map(Cow::Borrowed).ok_or_else(|| {
@@ -211,7 +210,7 @@ fn check_inline_job(job: &Value) -> Result<(), ScheduleError> {
         .keys()
         .find(|k| !INLINE_JOB_FIELDS.contains(&k.as_str()))
     {
-        let shown = if is_job_name(unknown) {
+        let shown = if is_plain_name(unknown) {
             format!("`{unknown}`")
         } else {
             "with a name that is not shown".to_owned()
@@ -221,8 +220,8 @@ fn check_inline_job(job: &Value) -> Result<(), ScheduleError> {
         )));
     }
     match fields.get("name") {
-        Some(Value::String(name)) if is_job_name(name) => {}
-        _ => return Err(bad(format!("`name` must be {JOB_NAME_RULE}"))),
+        Some(Value::String(name)) if is_plain_name(name) => {}
+        _ => return Err(bad(format!("`name` must be {PLAIN_NAME_RULE}"))),
     }
     for field in ["messages", "targets"] {
         match fields.get(field) {
@@ -231,13 +230,6 @@ fn check_inline_job(job: &Value) -> Result<(), ScheduleError> {
         }
     }
     Ok(())
-}
-
-fn is_job_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {

@@ -71,7 +71,7 @@ async fn every_bad_event_is_refused_without_echoing_a_value() {
         (
             "job name with a newline",
             json!({"job": format!("{MARKER}\nforged log line")}),
-            "`job` must be a job name: 1 to 64 characters of A-Z a-z 0-9 _ . -",
+            "`job` is a job name, which must be 1 to 64 characters of A-Z a-z 0-9 _ . -",
         ),
         (
             "rule name that is not a job name",
@@ -80,7 +80,7 @@ async fn every_bad_event_is_refused_without_echoing_a_value() {
                     "arn:aws:events:us-east-1:123456789012:rule/{MARKER} x"
                 )])
             }),
-            "the rule name (the end of `resources[0]`) must be a job name",
+            "the rule name (the end of `resources[0]`) is a job name, which must be 1 to 64",
         ),
         (
             "job is a list",

@@ -25,9 +25,10 @@ pub use topic::TopicFilter;
 
 /// Route and job names show up in logs, errors and metrics, so they stay short and plain.
 const MAX_NAME: usize = 64;
-pub(crate) const PLAIN_NAME_RULE: &str = "must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
+pub const PLAIN_NAME_RULE: &str = "must be 1 to 64 characters of A-Z a-z 0-9 _ . -";
 
-pub(crate) fn is_plain_name(name: &str) -> bool {
+/// Route, job and error-destination names: what logs, errors and metrics can show as they are.
+pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
         && name
