@@ -221,7 +221,7 @@ fn check_inline_job(job: &Value) -> Result<(), ScheduleError> {
     }
     match fields.get("name") {
         Some(Value::String(name)) if is_plain_name(name) => {}
-        _ => return Err(bad(format!("`name` must be {PLAIN_NAME_RULE}"))),
+        _ => return Err(bad(format!("`name` {PLAIN_NAME_RULE}"))),
     }
     for field in ["messages", "targets"] {
         match fields.get(field) {
