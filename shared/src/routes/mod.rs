@@ -561,7 +561,7 @@ mod tests {
         assert!(err(json!({"routes": [{"name": "r", "match": {"topic": "a/#/b"}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
             .starts_with("route \"r\" field \"match.topic\""));
         assert!(err(json!({"routes": [{"name": "r", "match": {"payload": {"t": 5}}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
-            .starts_with("route \"r\" field \"match.payload\": `payload.t` must be an array"));
+            .starts_with("route \"r\" field \"match.payload\": `payload.t`: must be a list"));
         assert!(
             err(json!({"routes": [{"name": "r", "match": {"tpoic": "a"}, "targets": []}]}))
                 .contains("unknown field `tpoic`")
