@@ -17,10 +17,14 @@ use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
 
-pub use pattern::Pattern;
+pub use pattern::{Pattern, PatternError};
 pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
+
+/// EventBridge's quota on rules whose patterns hold a wildcard: 30 per event bus, not adjustable
+/// (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>). A table is one bus.
+pub const MAX_WILDCARD_ROUTES: usize = 30;
 
 /// Route and job names show up in logs, errors and metrics, so they stay short and plain.
 const MAX_NAME: usize = 64;
@@ -150,6 +154,7 @@ impl RoutingTable {
             serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
         let mut names = HashSet::new();
         let mut routes = Vec::with_capacity(raw.routes.len());
+        let mut wildcards = 0;
         for (i, value) in raw.routes.iter().enumerate() {
             let route = Route::parse(i, value, limits)?;
             if !names.insert(Arc::clone(&route.name)) {
@@ -157,6 +162,17 @@ impl RoutingTable {
                     format!("route \"{}\"", route.name),
                     "route names must be unique",
                 ));
+            }
+            if route.uses_wildcard() {
+                wildcards += 1;
+                if wildcards > MAX_WILDCARD_ROUTES {
+                    return Err(table_err(
+                        format!("route \"{}\" field \"match\"", route.name),
+                        format!(
+                            "more than {MAX_WILDCARD_ROUTES} routes use `wildcard`, EventBridge's limit for one event bus; use `prefix`/`suffix` where they do"
+                        ),
+                    ));
+                }
             }
             routes.push(route);
         }
@@ -312,6 +328,13 @@ impl Route {
             payload,
             targets,
         })
+    }
+
+    fn uses_wildcard(&self) -> bool {
+        [&self.attributes, &self.payload]
+            .into_iter()
+            .flatten()
+            .any(Pattern::uses_wildcard)
     }
 
     fn matches(&self, msg: &Message) -> bool {
@@ -575,6 +598,48 @@ mod tests {
         assert!(
             err(json!({"routes": [], "default": {"action": "drop", "targets": []}}))
                 .starts_with("default: set either")
+        );
+    }
+
+    #[test]
+    fn pattern_errors_name_the_route_and_the_pattern_path() {
+        let err = |payload: Value| {
+            table(
+                json!({"routes": [{"name": "r", "match": {"payload": payload},
+                "targets": [{"type": "mqtt", "topic": "x"}]}]}),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            err(json!({"a": {"$or": [{"b": [1]}]}})),
+            "route \"r\" field \"match.payload\": `payload.a.$or`: `$or` takes a list of two or more alternative pattern objects, e.g. \"$or\": [{\"a\": [1]}, {\"b\": [2]}]"
+        );
+        assert!(err(json!({"s": [{"anything-but": null}]})).starts_with(
+            "route \"r\" field \"match.payload\": `payload.s`: `anything-but` cannot exclude null"
+        ));
+        assert!(err(json!({"f": [{"wildcard": "a**"}]})).starts_with(
+            "route \"r\" field \"match.payload\": `payload.f`: `wildcard`: consecutive `*`"
+        ));
+    }
+
+    #[test]
+    fn at_most_thirty_routes_use_wildcards() {
+        let routes = |n: usize| {
+            let list: Vec<Value> = (0..n)
+                .map(|i| {
+                    json!({"name": format!("w{i}"), "match": {"attributes": {"f": [{"anything-but": {"wildcard": "*.tmp"}}]}},
+                           "targets": [{"type": "mqtt", "topic": "x"}]})
+                })
+                .chain([json!({"name": "plain", "match": {"payload": {"f": [{"prefix": "a"}]}},
+                               "targets": [{"type": "mqtt", "topic": "x"}]})])
+                .collect();
+            table(json!({"routes": list}))
+        };
+        assert!(routes(MAX_WILDCARD_ROUTES).is_ok());
+        assert_eq!(
+            routes(MAX_WILDCARD_ROUTES + 1).unwrap_err().location,
+            "route \"w30\" field \"match\""
         );
     }
 

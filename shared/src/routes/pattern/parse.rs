@@ -75,14 +75,30 @@ pub(super) fn pattern(value: &Value, path: &str) -> Result<Pattern, PatternError
             ),
         ));
     }
-    let mut builder = Builder::default();
-    let mut root = Node::empty();
-    builder.object(map, path, &mut root, false)?;
-    root.settle();
-    Ok(Pattern {
-        root,
-        uses_wildcard: builder.uses_wildcard,
-    })
+    let build = |or_is_field| {
+        let mut builder = Builder {
+            or_is_field,
+            ..Builder::default()
+        };
+        let mut root = Node::empty();
+        let built = builder.object(map, path, &mut root, false);
+        root.settle();
+        (
+            built.map(|()| Pattern {
+                root,
+                uses_wildcard: builder.uses_wildcard,
+            }),
+            builder.saw_or,
+        )
+    };
+    match build(false) {
+        (Ok(pattern), _) => Ok(pattern),
+        // The reference matcher reads a pattern it cannot read with `$or` alternatives again
+        // with `$or` as a plain field name, for patterns written before `$or` existed
+        // (event-ruler's README, "The backward compatibility of using "$or" as field name").
+        (Err(error), true) => build(true).0.map_err(|_| error),
+        (Err(error), false) => Err(error),
+    }
 }
 
 impl Node {
@@ -152,6 +168,10 @@ fn twice(path: &str) -> PatternError {
 #[derive(Default)]
 struct Builder {
     uses_wildcard: bool,
+    /// Read `$or` as a field name.
+    or_is_field: bool,
+    /// A `$or` key was read as alternatives.
+    saw_or: bool,
 }
 
 impl Builder {
@@ -169,7 +189,8 @@ impl Builder {
             ));
         }
         for (key, value) in map {
-            if key == "$or" {
+            if key == "$or" && !self.or_is_field {
+                self.saw_or = true;
                 let branches = self.or(value, &format!("{path}.$or"))?;
                 node.members.push(Member::Or(branches));
                 continue;

@@ -242,6 +242,23 @@ fn or_alternatives() {
 }
 
 #[test]
+fn or_that_is_not_a_list_of_alternatives_is_a_field_name() {
+    // event-ruler's README and its test data (normalRulesWithOrWording.json).
+    let p = json!({"source": ["aws.cloudwatch"], "$or": {"metricType": ["MetricType"]}});
+    assert!(m(
+        p.clone(),
+        json!({"source": "aws.cloudwatch", "$or": {"metricType": "MetricType"}})
+    ));
+    assert!(!m(
+        p,
+        json!({"source": "aws.cloudwatch", "metricType": "MetricType"})
+    ));
+    let cidr = json!({"detail": {"$or": [{"numeric": [">", 0, "<=", 5]}, {"cidr": "10.0.0.0/8"}]}});
+    assert!(m(cidr.clone(), json!({"detail": {"$or": "10.1.2.3"}})));
+    assert!(m(cidr, json!({"detail": {"$or": 3}})));
+}
+
+#[test]
 fn dotted_keys_are_nested_paths() {
     let nested = json!({"detail": {"state": {"status": ["running"]}}});
     let dotted = json!({"detail": {"state.status": ["running"]}});
@@ -366,7 +383,7 @@ fn anything_but_refusals() {
 
 #[test]
 fn or_refusals_say_what_is_wrong() {
-    assert!(err(json!({"$or": {"a": [1]}})).starts_with("`payload.$or`: `$or` takes a list"));
+    assert!(err(json!({"$or": "x"})).starts_with("`payload.$or`: `$or` takes a list"));
     assert!(
         err(json!({"$or": [{"a": [1]}]}))
             .starts_with("`payload.$or`: `$or` takes a list of two or more")
@@ -376,6 +393,10 @@ fn or_refusals_say_what_is_wrong() {
     assert!(
         err(json!({"x": {"$or": [{"numeric": [1]}, {"prefix": ["abc"]}]}}))
             .starts_with("`payload.x.$or[0].numeric`: `numeric` is an operator name")
+    );
+    assert!(
+        err(json!({"$or": [{"numeric": 123}, {"prefix": "abc"}]}))
+            .starts_with("`payload.$or[0].numeric`: `numeric` is an operator name")
     );
     assert!(err(json!({"$or": [{"a": [1]}, {"b": {"prefix": ["x"]}}]})).contains("operator name"));
     assert!(
