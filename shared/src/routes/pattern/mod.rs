@@ -19,6 +19,8 @@ mod operator;
 mod parse;
 mod wildcard;
 
+use std::cell::Cell;
+
 use serde_json::{Map, Value};
 
 use operator::Matcher;
@@ -75,7 +77,7 @@ impl Pattern {
     pub fn matches(&self, object: Option<&Map<String, Value>>) -> bool {
         match object {
             Some(map) => {
-                let object = Object::Map(map);
+                let object = Object::of(map);
                 self.root.witnessed(&object)
                     || (self.root.can_be_absent && self.root.absent(&[Seen::Object(object)]))
             }
@@ -93,14 +95,21 @@ impl Pattern {
 /// `{"a.b": 1, "a.c": 2}` under `a`, as `{"b": 1, "c": 2}`.
 #[derive(Debug)]
 enum Object<'a> {
-    Map(&'a Map<String, Value>),
+    /// An object of the message, and whether any of its keys holds a dot (looked up once, when
+    /// first needed: a message rarely has such keys, and a key missing from a large object
+    /// should not cost a scan of its keys each time).
+    Map(&'a Map<String, Value>, Cell<Option<bool>>),
     Dotted(Vec<(&'a str, &'a Value)>),
 }
 
 impl<'a> Object<'a> {
+    fn of(map: &'a Map<String, Value>) -> Object<'a> {
+        Object::Map(map, Cell::new(None))
+    }
+
     fn get(&self, key: &str) -> Option<&'a Value> {
         match self {
-            Object::Map(map) => map.get(key),
+            Object::Map(map, _) => map.get(key),
             Object::Dotted(entries) => entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v),
         }
     }
@@ -111,10 +120,19 @@ impl<'a> Object<'a> {
     fn dotted(&self, key: &str) -> Option<Object<'a>> {
         let under = |k: &'a str| k.strip_prefix(key).and_then(|rest| rest.strip_prefix('.'));
         let entries: Vec<(&'a str, &'a Value)> = match self {
-            Object::Map(map) => map
-                .iter()
-                .filter_map(|(k, v)| under(k.as_str()).map(|rest| (rest, v)))
-                .collect(),
+            Object::Map(map, has_dots) => {
+                let dots = has_dots.get().unwrap_or_else(|| {
+                    let dots = map.keys().any(|k| k.contains('.'));
+                    has_dots.set(Some(dots));
+                    dots
+                });
+                if !dots {
+                    return None;
+                }
+                map.iter()
+                    .filter_map(|(k, v)| under(k.as_str()).map(|rest| (rest, v)))
+                    .collect()
+            }
             Object::Dotted(entries) => entries
                 .iter()
                 .filter_map(|(k, v)| under(k).map(|rest| (rest, *v)))
@@ -126,7 +144,7 @@ impl<'a> Object<'a> {
     /// The same object, borrowed again.
     fn view(&self) -> Object<'a> {
         match self {
-            Object::Map(map) => Object::Map(map),
+            Object::Map(map, has_dots) => Object::Map(map, has_dots.clone()),
             Object::Dotted(entries) => Object::Dotted(entries.clone()),
         }
     }
@@ -197,7 +215,7 @@ impl Node {
         let mut pending = vec![value];
         while let Some(value) = pending.pop() {
             match value {
-                Value::Object(map) if self.witnessed(&Object::Map(map)) => return true,
+                Value::Object(map) if self.witnessed(&Object::of(map)) => return true,
                 Value::Array(items) => pending.extend(items.iter().rev()),
                 _ => {}
             }
@@ -246,7 +264,7 @@ fn objects<'a>(seen: &[Seen<'a>]) -> Vec<Object<'a>> {
     }
     while let Some(value) = pending.pop() {
         match value {
-            Value::Object(map) => objects.push(Object::Map(map)),
+            Value::Object(map) => objects.push(Object::of(map)),
             Value::Array(items) => pending.extend(items),
             _ => {}
         }

@@ -16,6 +16,10 @@ use super::{Leaf, Member, Node, Pattern, PatternError, Then};
 /// quota to raise, so it takes the largest; measured as compact JSON.
 pub(super) const MAX_CHARS: usize = 4096;
 
+/// Nesting depth, the limit `serde_json` puts on JSON text: a pattern read from a table never
+/// comes near it, and building and matching recurse once per level.
+const MAX_DEPTH: usize = 128;
+
 const OPERATORS: &str =
     "prefix, suffix, equals-ignore-case, wildcard, numeric, cidr, exists, anything-but";
 
@@ -66,14 +70,22 @@ pub(super) fn pattern(value: &Value, path: &str) -> Result<Pattern, PatternError
             "a pattern is an object of fields, e.g. {\"temp\": [{\"numeric\": [\">\", 80]}]}",
         ));
     };
-    let size = compact_len(value, MAX_CHARS);
-    if size > MAX_CHARS {
-        return Err(at(
-            path,
-            format!(
-                "the pattern is longer than {MAX_CHARS} characters as compact JSON, EventBridge's largest event pattern; split it over several routes"
-            ),
-        ));
+    match measure(value) {
+        Measure::Fits => {}
+        Measure::TooLong => {
+            return Err(at(
+                path,
+                format!(
+                    "the pattern is longer than {MAX_CHARS} characters as compact JSON, EventBridge's largest event pattern; split it over several routes"
+                ),
+            ));
+        }
+        Measure::TooDeep => {
+            return Err(at(
+                path,
+                format!("the pattern is nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
     }
     let build = |or_is_field| {
         let mut builder = Builder {
@@ -532,8 +544,15 @@ fn numeric(arg: &Value, path: &str) -> Result<Range, PatternError> {
     Ok(range)
 }
 
-/// The length of the value written as compact JSON, in characters; stops counting past `limit`.
-fn compact_len(value: &Value, limit: usize) -> usize {
+enum Measure {
+    Fits,
+    TooLong,
+    TooDeep,
+}
+
+/// Whether the value, written as compact JSON, fits in [`MAX_CHARS`] characters and
+/// [`MAX_DEPTH`] levels; walked without recursion, and only as far as the limits.
+fn measure(value: &Value) -> Measure {
     let quoted = |s: &str| {
         2 + s
             .chars()
@@ -545,25 +564,29 @@ fn compact_len(value: &Value, limit: usize) -> usize {
             .sum::<usize>()
     };
     let mut total = 0;
-    let mut pending = vec![value];
-    while let Some(value) = pending.pop() {
+    let mut pending = vec![(value, 1)];
+    while let Some((value, depth)) = pending.pop() {
+        // Levels are arrays and objects, as serde_json counts them.
+        if depth > MAX_DEPTH && (value.is_array() || value.is_object()) {
+            return Measure::TooDeep;
+        }
         total += match value {
             Value::Null | Value::Bool(true) => 4,
             Value::Bool(false) => 5,
             Value::Number(n) => n.to_string().len(),
             Value::String(s) => quoted(s),
             Value::Array(items) => {
-                pending.extend(items);
+                pending.extend(items.iter().map(|item| (item, depth + 1)));
                 2 + items.len().saturating_sub(1)
             }
             Value::Object(map) => {
-                pending.extend(map.values());
+                pending.extend(map.values().map(|item| (item, depth + 1)));
                 2 + map.len().saturating_sub(1) + map.keys().map(|k| quoted(k) + 1).sum::<usize>()
             }
         };
-        if total > limit {
-            break;
+        if total > MAX_CHARS {
+            return Measure::TooLong;
         }
     }
-    total
+    Measure::Fits
 }

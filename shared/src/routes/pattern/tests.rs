@@ -308,6 +308,18 @@ fn hostile_messages_stay_linear() {
 }
 
 #[test]
+fn nesting_is_capped_where_json_text_stops() {
+    let nest = |levels: usize, leaf: Value| (0..levels).fold(leaf, |inner, _| json!({"": inner}));
+    let pattern = Pattern::parse(&nest(126, json!({"": [1]})), "p").unwrap();
+    assert!(pattern.matches(nest(126, json!({"": 1})).as_object()));
+    assert!(!pattern.matches(nest(126, json!({"": 2})).as_object()));
+    assert!(!pattern.matches(Some(&Map::new())));
+    // Deeper than any JSON text serde_json parses: only a value built in code gets here.
+    let e = err(nest(700, json!({"": [1]})));
+    assert!(e.contains("nested deeper than 128 levels"), "{e}");
+}
+
+#[test]
 fn errors_name_the_field_and_the_rule() {
     assert!(err(json!({"a": "x"})).starts_with("`payload.a`: must be a list"));
     assert!(err(json!({"a": []})).contains("empty list"));
