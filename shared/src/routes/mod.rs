@@ -1,6 +1,7 @@
 //! The routing table: which destinations each message goes to. Parsed and fully checked once at
 //! cold start; per message it matches topics and content patterns and renders target templates.
 
+mod index;
 mod pattern;
 mod target;
 mod template;
@@ -16,6 +17,7 @@ use crate::destination::Target;
 use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
+use index::TopicIndex;
 
 pub use pattern::{Pattern, PatternError};
 pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
@@ -43,6 +45,7 @@ pub const DEFAULT_ROUTE: &str = "default";
 #[derive(Debug, Clone)]
 pub struct RoutingTable {
     routes: Vec<Route>,
+    index: TopicIndex,
     default: Fallback,
     jobs: Vec<Job>,
 }
@@ -50,6 +53,8 @@ pub struct RoutingTable {
 #[derive(Debug, Clone)]
 struct Route {
     name: Arc<str>,
+    /// The filters as written, for the index; `topics` matches them.
+    filters: Vec<String>,
     topics: Vec<TopicFilter>,
     attributes: Option<Pattern>,
     payload: Option<Pattern>,
@@ -217,6 +222,7 @@ impl RoutingTable {
             jobs.push(job);
         }
         Ok(RoutingTable {
+            index: TopicIndex::new(routes.iter().map(|r| r.filters.as_slice())),
             routes,
             default,
             jobs,
@@ -241,11 +247,13 @@ impl RoutingTable {
         Ok(RoutingTable {
             routes: vec![Route {
                 name: Arc::from(name),
+                filters: Vec::new(),
                 topics: Vec::new(),
                 attributes: None,
                 payload: None,
                 targets: parse_targets(name, targets, false, limits)?,
             }],
+            index: TopicIndex::new([&[][..]]),
             default: Fallback::Reject,
             jobs: Vec::new(),
         })
@@ -260,7 +268,11 @@ impl RoutingTable {
     pub fn route(&self, msg: &Message) -> Result<Routed, RouteError> {
         let mut targets = Vec::new();
         let mut matched = false;
-        for route in self.routes.iter().filter(|r| r.matches(msg)) {
+        let candidates = self.index.candidates(msg.topic.as_deref());
+        for route in candidates
+            .filter_map(|i| self.routes.get(i))
+            .filter(|r| r.matches(msg))
+        {
             matched = true;
             render_all(&route.name, &route.targets, msg, &mut targets)?;
         }
@@ -289,8 +301,8 @@ impl Route {
                 format!("{PLAIN_NAME_RULE}, and not \"{DEFAULT_ROUTE}\""),
             ));
         }
-        let (topics, attributes, payload) = match raw.matcher {
-            None => (Vec::new(), None, None),
+        let (filters, topics, attributes, payload) = match raw.matcher {
+            None => (Vec::new(), Vec::new(), None, None),
             Some(m) => {
                 let filters = match m.topic {
                     None => Vec::new(),
@@ -314,6 +326,7 @@ impl Route {
                         .map_err(|e| table_err(format!("{label} field \"match.{path}\""), e))
                 };
                 (
+                    filters,
                     topics,
                     pattern(m.attributes, "attributes")?,
                     pattern(m.payload, "payload")?,
@@ -323,6 +336,7 @@ impl Route {
         let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits)?;
         Ok(Route {
             name: Arc::from(raw.name),
+            filters,
             topics,
             attributes,
             payload,
@@ -641,6 +655,57 @@ mod tests {
             routes(MAX_WILDCARD_ROUTES + 1).unwrap_err().location,
             "route \"w30\" field \"match\""
         );
+    }
+
+    #[test]
+    fn the_topic_index_finds_every_route_a_scan_finds() {
+        let filters = [
+            json!("a/+/x"),
+            json!(null),
+            json!(["b/#", "a/y"]),
+            json!("+/z"),
+            json!(["a", "a/#"]),
+            json!("#"),
+            json!(["c/d", "/lead"]),
+            json!("$SYS/#"),
+            json!("+"),
+        ];
+        let routes: Vec<Value> = filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let matcher = if f.is_null() { json!({}) } else { json!({"topic": f}) };
+                json!({"name": format!("r{i}"), "match": matcher, "targets": [{"type": "mqtt", "topic": format!("t{i}")}]})
+            })
+            .collect();
+        let t = table(json!({"routes": routes, "default": {"action": "drop"}})).unwrap();
+        for topic in [
+            None,
+            Some("a"),
+            Some("a/1/x"),
+            Some("a/y"),
+            Some("b"),
+            Some("q/z"),
+            Some("/lead"),
+            Some("c/d"),
+            Some("$SYS/uptime"),
+            Some("$SYS"),
+            Some("x"),
+        ] {
+            let text = json!({"id": "m", "topic": topic, "payload": 1}).to_string();
+            let m = msg(&text);
+            let scanned: Vec<&str> = t
+                .routes
+                .iter()
+                .filter(|r| r.matches(&m))
+                .map(|r| &*r.name)
+                .collect();
+            let routed = match t.route(&m).unwrap() {
+                Routed::Targets(ts) => ts.iter().map(|t| t.route.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            assert_eq!(routed, scanned, "{topic:?}");
+        }
     }
 
     #[test]
