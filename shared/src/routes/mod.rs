@@ -268,11 +268,15 @@ impl RoutingTable {
     pub fn route(&self, msg: &Message) -> Result<Routed, RouteError> {
         let mut targets = Vec::new();
         let mut matched = false;
+        let mut checks = self.index.checks();
         let candidates = self.index.candidates(msg.topic.as_deref());
-        for route in candidates
-            .filter_map(|i| self.routes.get(i))
-            .filter(|r| r.matches(msg))
-        {
+        for route in candidates.filter_map(|i| {
+            let route = self.routes.get(i)?;
+            let topic = self
+                .index
+                .topic_matches(i, &mut checks, || route.topic_matches(msg));
+            (topic && route.content_matches(msg)).then_some(route)
+        }) {
             matched = true;
             render_all(&route.name, &route.targets, msg, &mut targets)?;
         }
@@ -351,17 +355,18 @@ impl Route {
             .any(Pattern::uses_wildcard)
     }
 
-    fn matches(&self, msg: &Message) -> bool {
-        let topic_ok = self.topics.is_empty()
+    fn topic_matches(&self, msg: &Message) -> bool {
+        self.topics.is_empty()
             || msg
                 .topic
                 .as_deref()
-                .is_some_and(|t| self.topics.iter().any(|f| f.matches(t)));
-        topic_ok
-            && self
-                .attributes
-                .as_ref()
-                .is_none_or(|p| p.matches(Some(&msg.attributes)))
+                .is_some_and(|t| self.topics.iter().any(|f| f.matches(t)))
+    }
+
+    fn content_matches(&self, msg: &Message) -> bool {
+        self.attributes
+            .as_ref()
+            .is_none_or(|p| p.matches(Some(&msg.attributes)))
             && self
                 .payload
                 .as_ref()
@@ -669,6 +674,9 @@ mod tests {
             json!(["c/d", "/lead"]),
             json!("$SYS/#"),
             json!("+"),
+            json!("a/+/x"),
+            json!(["b/#", "a/y"]),
+            json!("+"),
         ];
         let routes: Vec<Value> = filters
             .iter()
@@ -697,7 +705,7 @@ mod tests {
             let scanned: Vec<&str> = t
                 .routes
                 .iter()
-                .filter(|r| r.matches(&m))
+                .filter(|r| r.topic_matches(&m) && r.content_matches(&m))
                 .map(|r| &*r.name)
                 .collect();
             let routed = match t.route(&m).unwrap() {
