@@ -34,9 +34,12 @@ impl TopicIndex {
             match levels {
                 Some(levels) if !levels.is_empty() => {
                     for level in levels {
-                        let routes = index.by_first_level.entry(level.into()).or_default();
-                        if routes.last() != Some(&route) {
-                            routes.push(route);
+                        match index.by_first_level.get_mut(level) {
+                            Some(routes) if routes.last() == Some(&route) => {}
+                            Some(routes) => routes.push(route),
+                            None => {
+                                index.by_first_level.insert(level.into(), vec![route]);
+                            }
                         }
                     }
                 }
