@@ -1,7 +1,9 @@
 //! Routing pipeline without I/O: decode → route → validate → pack → serialize the request bodies,
 //! for 1 KiB JSON messages with 4 targets each (IoT Analytics, IoT Events, SNS FIFO, MQTT), with
-//! 1, 10 and 100 routes in the table, with and without serializing the request bodies; and the
-//! floor: `serde_json` parse + serialize of the same bytes.
+//! 1, 10, 100 and 1,000 routes in the table, with and without serializing the request bodies; the
+//! same with 1,000 routes on one topic that differ by content pattern; the time to parse and
+//! check those tables (the routing table's share of a cold start); and the floor: `serde_json`
+//! parse + serialize of the same bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
@@ -34,6 +36,28 @@ fn table(routes: usize) -> String {
             {"type": "mqtt", "topic": "out/${topic(2)}/${attributes.deviceId}", "qos": 1}
         ]
     }));
+    json!({"routes": list}).to_string()
+}
+
+/// `routes - 1` routes on the same topic as the one that matches, each with a content pattern that
+/// does not match (a numeric bound on one of the readings, an attribute prefix, or an
+/// `anything-but`), then the one that does: every route's patterns are evaluated.
+fn content_table(routes: usize) -> String {
+    let mut list: Vec<Value> = (1..routes)
+        .map(|i| {
+            let matcher = match i % 3 {
+                0 => json!({"payload": {format!("reading_{}", i % 12): [{"numeric": [">", 1000 + i]}]}}),
+                1 => json!({"attributes": {"deviceId": [{"prefix": format!("pump-{i}")}]}}),
+                _ => json!({"payload": {"note": [{"anything-but": {"prefix": "x"}}]}}),
+            };
+            let mut matcher = matcher.as_object().unwrap().clone();
+            matcher.insert("topic".into(), json!("plant/+/telemetry"));
+            json!({"name": format!("rule{i}"), "match": matcher,
+                   "targets": [{"type": "mqtt", "topic": format!("rule{i}/${{topic(2)}}")}]})
+        })
+        .collect();
+    let plant: Value = serde_json::from_str(&table(1)).unwrap();
+    list.extend(plant["routes"].as_array().unwrap().iter().cloned());
     json!({"routes": list}).to_string()
 }
 
@@ -101,8 +125,17 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
-    for routes in [1, 10, 100] {
-        let table = RoutingTable::from_json(&table(routes), &ContractLimits::default()).unwrap();
+    let cases = [1, 10, 100, 1000]
+        .map(|n| (n, "routes", "plan only", table(n)))
+        .into_iter()
+        .chain([(
+            1000,
+            "content routes",
+            "content plan only",
+            content_table(1000),
+        )]);
+    for (routes, name, plan_name, text) in cases {
+        let table = RoutingTable::from_json(&text, &ContractLimits::default()).unwrap();
         let engine = Engine::new(table, EngineConfig::default());
         // Every message must reach its four targets, or the figure measures the wrong thing.
         let view = plan(&engine, &bodies).view();
@@ -111,18 +144,31 @@ fn bench(c: &mut Criterion) {
             "{:?}",
             view.messages.first()
         );
-        group.bench_with_input(BenchmarkId::new("routes", routes), &engine, |b, engine| {
+        group.bench_with_input(BenchmarkId::new(name, routes), &engine, |b, engine| {
             b.iter(|| pipeline(engine, black_box(&bodies)))
         });
         // The same without writing the request bodies: what the engine does before the SDK (or
         // the outbox) serializes them.
-        group.bench_with_input(
-            BenchmarkId::new("plan only", routes),
-            &engine,
-            |b, engine| b.iter(|| plan_only(engine, black_box(&bodies))),
-        );
+        group.bench_with_input(BenchmarkId::new(plan_name, routes), &engine, |b, engine| {
+            b.iter(|| plan_only(engine, black_box(&bodies)))
+        });
     }
     group.finish();
+
+    // Parsing and checking the table, as a function does once at cold start.
+    let mut cold = c.benchmark_group("table");
+    for (name, text) in [
+        ("parse and check/100", table(100)),
+        ("parse and check/1000", table(1000)),
+        ("parse and check content/1000", content_table(1000)),
+    ] {
+        cold.bench_function(name, |b| {
+            b.iter(|| {
+                RoutingTable::from_json(black_box(&text), &ContractLimits::default()).unwrap()
+            })
+        });
+    }
+    cold.finish();
 }
 
 criterion_group!(benches, bench);

@@ -1,6 +1,7 @@
 //! The routing table: which destinations each message goes to. Parsed and fully checked once at
 //! cold start; per message it matches topics and content patterns and renders target templates.
 
+mod index;
 mod pattern;
 mod target;
 mod template;
@@ -16,12 +17,17 @@ use crate::destination::{Destination, Target};
 use crate::jobs::Job;
 use crate::message::Message;
 use crate::validate::ContractLimits;
+use index::TopicIndex;
 
-pub use pattern::Pattern;
+pub use pattern::{Pattern, PatternError};
 pub(crate) use target::without_values;
 pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
+
+/// EventBridge's quota on rules whose patterns hold a wildcard: 30 per event bus, not adjustable
+/// (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html>). A table is one bus.
+pub const MAX_WILDCARD_ROUTES: usize = 30;
 
 /// Route and job names show up in logs, errors and metrics, so they stay short and plain.
 const MAX_NAME: usize = 64;
@@ -41,6 +47,7 @@ pub const DEFAULT_ROUTE: &str = "default";
 #[derive(Debug, Clone)]
 pub struct RoutingTable {
     routes: Vec<Route>,
+    index: TopicIndex,
     default: Fallback,
     jobs: Vec<Job>,
     errors: ErrorRouting,
@@ -89,6 +96,8 @@ struct Route {
     /// This route's own error destination, overriding the table's.
     errors: Option<Target>,
     name: Arc<str>,
+    /// The filters as written, for the index; `topics` matches them.
+    filters: Vec<String>,
     topics: Vec<TopicFilter>,
     attributes: Option<Pattern>,
     payload: Option<Pattern>,
@@ -199,6 +208,7 @@ impl RoutingTable {
             serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
         let mut names = HashSet::new();
         let mut routes = Vec::with_capacity(raw.routes.len());
+        let mut wildcards = 0;
         for (i, value) in raw.routes.iter().enumerate() {
             let route = Route::parse(i, value, limits)?;
             if !names.insert(Arc::clone(&route.name)) {
@@ -206,6 +216,17 @@ impl RoutingTable {
                     format!("route \"{}\"", route.name),
                     "route names must be unique",
                 ));
+            }
+            if route.uses_wildcard() {
+                wildcards += 1;
+                if wildcards > MAX_WILDCARD_ROUTES {
+                    return Err(table_err(
+                        format!("route \"{}\" field \"match\"", route.name),
+                        format!(
+                            "more than {MAX_WILDCARD_ROUTES} routes use `wildcard`, EventBridge's limit for one event bus; use `prefix`/`suffix` where they do"
+                        ),
+                    ));
+                }
             }
             routes.push(route);
         }
@@ -282,6 +303,7 @@ impl RoutingTable {
             jobs.push(job);
         }
         Ok(RoutingTable {
+            index: TopicIndex::new(routes.iter().map(|r| r.filters.as_slice())),
             routes,
             default,
             jobs,
@@ -313,11 +335,13 @@ impl RoutingTable {
             routes: vec![Route {
                 errors: None,
                 name: Arc::from(name),
+                filters: Vec::new(),
                 topics: Vec::new(),
                 attributes: None,
                 payload: None,
                 targets: parse_targets(name, targets, false, limits)?,
             }],
+            index: TopicIndex::new([&[][..]]),
             default: Fallback::Reject,
             jobs: Vec::new(),
             errors: ErrorRouting::default(),
@@ -357,7 +381,15 @@ impl RoutingTable {
     pub fn route(&self, msg: &Message) -> Result<Routed, RouteError> {
         let mut targets = Vec::new();
         let mut matched = false;
-        for route in self.routes.iter().filter(|r| r.matches(msg)) {
+        let mut checks = self.index.checks();
+        let candidates = self.index.candidates(msg.topic.as_deref());
+        for route in candidates.filter_map(|i| {
+            let route = self.routes.get(i)?;
+            let topic = self
+                .index
+                .topic_matches(i, &mut checks, || route.topic_matches(msg));
+            (topic && route.content_matches(msg)).then_some(route)
+        }) {
             matched = true;
             render_all(&route.name, &route.targets, msg, &mut targets)?;
         }
@@ -386,8 +418,8 @@ impl Route {
                 format!("{PLAIN_NAME_RULE}, and not \"{DEFAULT_ROUTE}\""),
             ));
         }
-        let (topics, attributes, payload) = match raw.matcher {
-            None => (Vec::new(), None, None),
+        let (filters, topics, attributes, payload) = match raw.matcher {
+            None => (Vec::new(), Vec::new(), None, None),
             Some(m) => {
                 let filters = match m.topic {
                     None => Vec::new(),
@@ -411,6 +443,7 @@ impl Route {
                         .map_err(|e| table_err(format!("{label} field \"match.{path}\""), e))
                 };
                 (
+                    filters,
                     topics,
                     pattern(m.attributes, "attributes")?,
                     pattern(m.payload, "payload")?,
@@ -426,6 +459,7 @@ impl Route {
         Ok(Route {
             errors,
             name: Arc::from(raw.name),
+            filters,
             topics,
             attributes,
             payload,
@@ -433,17 +467,25 @@ impl Route {
         })
     }
 
-    fn matches(&self, msg: &Message) -> bool {
-        let topic_ok = self.topics.is_empty()
+    fn uses_wildcard(&self) -> bool {
+        [&self.attributes, &self.payload]
+            .into_iter()
+            .flatten()
+            .any(Pattern::uses_wildcard)
+    }
+
+    fn topic_matches(&self, msg: &Message) -> bool {
+        self.topics.is_empty()
             || msg
                 .topic
                 .as_deref()
-                .is_some_and(|t| self.topics.iter().any(|f| f.matches(t)));
-        topic_ok
-            && self
-                .attributes
-                .as_ref()
-                .is_none_or(|p| p.matches(Some(&msg.attributes)))
+                .is_some_and(|t| self.topics.iter().any(|f| f.matches(t)))
+    }
+
+    fn content_matches(&self, msg: &Message) -> bool {
+        self.attributes
+            .as_ref()
+            .is_none_or(|p| p.matches(Some(&msg.attributes)))
             && self
                 .payload
                 .as_ref()
@@ -738,7 +780,7 @@ mod tests {
         assert!(err(json!({"routes": [{"name": "r", "match": {"topic": "a/#/b"}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
             .starts_with("route \"r\" field \"match.topic\""));
         assert!(err(json!({"routes": [{"name": "r", "match": {"payload": {"t": 5}}, "targets": [{"type": "mqtt", "topic": "x"}]}]}))
-            .starts_with("route \"r\" field \"match.payload\": `payload.t` must be an array"));
+            .starts_with("route \"r\" field \"match.payload\": `payload.t`: must be a list"));
         assert!(
             err(json!({"routes": [{"name": "r", "match": {"tpoic": "a"}, "targets": []}]}))
                 .contains("unknown field `tpoic`")
@@ -753,6 +795,102 @@ mod tests {
             err(json!({"routes": [], "default": {"action": "drop", "targets": []}}))
                 .starts_with("default: set either")
         );
+    }
+
+    #[test]
+    fn pattern_errors_name_the_route_and_the_pattern_path() {
+        let err = |payload: Value| {
+            table(
+                json!({"routes": [{"name": "r", "match": {"payload": payload},
+                "targets": [{"type": "mqtt", "topic": "x"}]}]}),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            err(json!({"a": {"$or": [{"b": [1]}]}})),
+            "route \"r\" field \"match.payload\": `payload.a.$or`: `$or` takes a list of two or more alternative pattern objects, e.g. \"$or\": [{\"a\": [1]}, {\"b\": [2]}]"
+        );
+        assert!(err(json!({"s": [{"anything-but": null}]})).starts_with(
+            "route \"r\" field \"match.payload\": `payload.s`: `anything-but` cannot exclude null"
+        ));
+        assert!(err(json!({"f": [{"wildcard": "a**"}]})).starts_with(
+            "route \"r\" field \"match.payload\": `payload.f`: `wildcard`: consecutive `*`"
+        ));
+    }
+
+    #[test]
+    fn at_most_thirty_routes_use_wildcards() {
+        let routes = |n: usize| {
+            let list: Vec<Value> = (0..n)
+                .map(|i| {
+                    json!({"name": format!("w{i}"), "match": {"attributes": {"f": [{"anything-but": {"wildcard": "*.tmp"}}]}},
+                           "targets": [{"type": "mqtt", "topic": "x"}]})
+                })
+                .chain([json!({"name": "plain", "match": {"payload": {"f": [{"prefix": "a"}]}},
+                               "targets": [{"type": "mqtt", "topic": "x"}]})])
+                .collect();
+            table(json!({"routes": list}))
+        };
+        assert!(routes(MAX_WILDCARD_ROUTES).is_ok());
+        assert_eq!(
+            routes(MAX_WILDCARD_ROUTES + 1).unwrap_err().location,
+            "route \"w30\" field \"match\""
+        );
+    }
+
+    #[test]
+    fn the_topic_index_finds_every_route_a_scan_finds() {
+        let filters = [
+            json!("a/+/x"),
+            json!(null),
+            json!(["b/#", "a/y"]),
+            json!("+/z"),
+            json!(["a", "a/#"]),
+            json!("#"),
+            json!(["c/d", "/lead"]),
+            json!("$SYS/#"),
+            json!("+"),
+            json!("a/+/x"),
+            json!(["b/#", "a/y"]),
+            json!("+"),
+        ];
+        let routes: Vec<Value> = filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let matcher = if f.is_null() { json!({}) } else { json!({"topic": f}) };
+                json!({"name": format!("r{i}"), "match": matcher, "targets": [{"type": "mqtt", "topic": format!("t{i}")}]})
+            })
+            .collect();
+        let t = table(json!({"routes": routes, "default": {"action": "drop"}})).unwrap();
+        for topic in [
+            None,
+            Some("a"),
+            Some("a/1/x"),
+            Some("a/y"),
+            Some("b"),
+            Some("q/z"),
+            Some("/lead"),
+            Some("c/d"),
+            Some("$SYS/uptime"),
+            Some("$SYS"),
+            Some("x"),
+        ] {
+            let text = json!({"id": "m", "topic": topic, "payload": 1}).to_string();
+            let m = msg(&text);
+            let scanned: Vec<&str> = t
+                .routes
+                .iter()
+                .filter(|r| r.topic_matches(&m) && r.content_matches(&m))
+                .map(|r| &*r.name)
+                .collect();
+            let routed = match t.route(&m).unwrap() {
+                Routed::Targets(ts) => ts.iter().map(|t| t.route.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            assert_eq!(routed, scanned, "{topic:?}");
+        }
     }
 
     #[test]
