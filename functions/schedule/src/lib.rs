@@ -115,9 +115,14 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
     };
     let from_field = |field: &Value| match field {
         Value::String(name) => named(name),
-        Value::Object(_) => Job::parse(field, 1, &app.engine.config().limits)
-            .map(Cow::Owned)
-            .map_err(|e| ScheduleError::InlineJob(e.to_string())),
+        Value::Object(_) => Job::parse(
+            field,
+            1,
+            &app.engine.config().limits,
+            app.engine.routes().redirect(),
+        )
+        .map(Cow::Owned)
+        .map_err(|e| ScheduleError::InlineJob(e.to_string())),
         _ => Err(ScheduleError::BadJobField),
     };
     let text = |v: Option<&Value>| {

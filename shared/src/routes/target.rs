@@ -1,5 +1,7 @@
 //! Route targets: parsed and checked once at cold start, rendered into concrete [`Target`]s per message.
 
+mod live;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use crate::destination::{
 };
 use crate::message::Message;
 use crate::validate::{self, ContractLimits};
+
+pub use live::Redirect;
 
 /// Alibaba IoT BatchPub publishes to at most 100 devices per call; a fleet target keeps that cap.
 pub const MAX_FLEET_DEVICES: usize = 100;
@@ -59,6 +63,8 @@ enum SpecKind {
         thing: Template,
         shadow: Option<Template>,
     },
+    /// Data Firehose, Kinesis, EventBridge or SQS (`live.rs`).
+    Live(live::LiveSpec),
 }
 
 #[derive(Deserialize)]
@@ -120,6 +126,11 @@ enum RawTarget {
         #[serde(default)]
         ordered: bool,
     },
+    Firehose(live::RawFirehose),
+    Kinesis(live::RawKinesis),
+    #[serde(rename = "eventbridge")]
+    EventBridge(live::RawEventBridge),
+    Sqs(live::RawSqs),
 }
 
 #[derive(Deserialize)]
@@ -314,6 +325,10 @@ impl TargetSpec {
                 },
                 ordered,
             ),
+            RawTarget::Firehose(r) => live_spec(live::RawLive::Firehose(r))?,
+            RawTarget::Kinesis(r) => live_spec(live::RawLive::Kinesis(r))?,
+            RawTarget::EventBridge(r) => live_spec(live::RawLive::EventBridge(r))?,
+            RawTarget::Sqs(r) => live_spec(live::RawLive::Sqs(r))?,
         };
         let spec = TargetSpec {
             kind,
@@ -349,6 +364,7 @@ impl TargetSpec {
                     None => None,
                 },
             },
+            SpecKind::Live(spec) => spec.literal_destination()?,
         })
     }
 
@@ -360,6 +376,7 @@ impl TargetSpec {
             SpecKind::Sns { .. } => "topicArn",
             SpecKind::Mqtt { .. } | SpecKind::Fleet { .. } => "topic",
             SpecKind::Shadow { .. } => "thing",
+            SpecKind::Live(ref spec) => spec.name_field(),
         }
     }
 
@@ -372,6 +389,7 @@ impl TargetSpec {
             SpecKind::Mqtt { .. } => "mqtt",
             SpecKind::Fleet { .. } => "fleet",
             SpecKind::Shadow { .. } => "shadow",
+            SpecKind::Live(ref spec) => spec.type_name(),
         }
     }
 
@@ -471,6 +489,7 @@ impl TargetSpec {
                         product_key: Some(&product_key),
                         device_name: Some(&device),
                         topic_short_name: Some(&topic_short_name),
+                        ..Extras::default()
                     };
                     let topic = topic
                         .render(msg, &extras)
@@ -491,6 +510,10 @@ impl TargetSpec {
                 },
                 EntryParams::Shadow,
             ),
+            SpecKind::Live(spec) => {
+                let (destination, params) = spec.render(msg)?;
+                push(destination, params);
+            }
         }
         Ok(())
     }
@@ -498,6 +521,11 @@ impl TargetSpec {
 
 fn render_err(field: &str, e: RenderError) -> SpecError {
     spec_err(field, e)
+}
+
+/// A live destination's target (see `live.rs`), with no variables besides the message's own.
+fn live_spec(raw: live::RawLive) -> Result<(SpecKind, bool), SpecError> {
+    live::parse(raw, &[]).map(|(spec, ordered)| (SpecKind::Live(spec), ordered))
 }
 
 /// MQTT 5 user properties: the IoT data plane takes them as a JSON array of objects with

@@ -7,17 +7,27 @@
 //! error: names are checked with plain byte tests, JSON field paths are kept on the stack.
 
 mod analytics;
+mod arn;
+mod eventbridge;
 mod events;
+mod firehose;
+pub mod kinesis;
 mod publish;
 mod shadow;
 mod sns;
+pub mod sqs;
 
 use std::fmt::Write as _;
 
 use crate::destination::{Destination, EntryParams, Target};
 use crate::message::Message;
 
+pub(crate) use eventbridge::entry_size as eventbridge_entry_size;
+pub use eventbridge::eventbridge_detail;
+pub(crate) use firehose::record_len as firehose_record_len;
+pub(crate) use kinesis::record_len as kinesis_record_len;
 pub use sns::sns_body;
+pub(crate) use sqs::message_len as sqs_message_len;
 
 /// Caps that are configuration, not service facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +92,18 @@ pub fn check(msg: &Message, target: &Target, limits: &ContractLimits) -> Result<
         (Destination::Shadow { thing, shadow }, EntryParams::Shadow) => {
             shadow::check(dest, thing, shadow.as_deref(), &msg.payload)
         }
+        (Destination::Firehose { delivery_stream }, EntryParams::Firehose(params)) => {
+            firehose::check(dest, delivery_stream, &msg.payload, params)
+        }
+        (Destination::Kinesis { stream }, EntryParams::Kinesis(params)) => {
+            kinesis::check(dest, stream, &msg.payload, params)
+        }
+        (Destination::EventBridge { event_bus }, EntryParams::EventBridge(params)) => {
+            eventbridge::check(dest, event_bus, msg, params)
+        }
+        (Destination::Sqs { queue_url }, EntryParams::Sqs(params)) => {
+            sqs::check(dest, queue_url, &msg.payload, params)
+        }
         (dest, params) => Err(mismatch(dest, params)),
     }
 }
@@ -98,6 +120,10 @@ pub fn check_destination(dest: &Destination, limits: &ContractLimits) -> Result<
         Destination::Shadow { thing, shadow } => {
             shadow::check_names(dest, thing, shadow.as_deref())
         }
+        Destination::Firehose { delivery_stream } => firehose::check_name(dest, delivery_stream),
+        Destination::Kinesis { stream } => kinesis::check_stream(dest, stream),
+        Destination::EventBridge { event_bus } => eventbridge::check_bus(dest, event_bus),
+        Destination::Sqs { queue_url } => sqs::check_queue_url(dest, queue_url),
     }
 }
 
@@ -121,6 +147,10 @@ fn expected_params(dest: &Destination) -> &'static str {
         Destination::Sns { .. } => "Sns",
         Destination::Mqtt { .. } | Destination::Fleet { .. } => "Publish",
         Destination::Shadow { .. } => "Shadow",
+        Destination::Firehose { .. } => "Firehose",
+        Destination::Kinesis { .. } => "Kinesis",
+        Destination::EventBridge { .. } => "EventBridge",
+        Destination::Sqs { .. } => "Sqs",
     }
 }
 
@@ -131,6 +161,10 @@ fn params_name(params: &EntryParams) -> &'static str {
         EntryParams::Sns(_) => "Sns",
         EntryParams::Publish(_) => "Publish",
         EntryParams::Shadow => "Shadow",
+        EntryParams::Firehose(_) => "Firehose",
+        EntryParams::Kinesis(_) => "Kinesis",
+        EntryParams::EventBridge(_) => "EventBridge",
+        EntryParams::Sqs(_) => "Sqs",
     }
 }
 
@@ -354,7 +388,10 @@ mod tests {
 
     use super::testing::*;
     use super::*;
-    use crate::destination::{PublishParams, SnsParams};
+    use crate::destination::{
+        DetailMode, EventBridgeParams, FirehoseParams, KinesisParams, PublishParams, SnsParams,
+        SqsParams,
+    };
 
     #[test]
     fn default_limits() {
@@ -386,6 +423,24 @@ mod tests {
             EntryParams::Sns(Arc::new(SnsParams::default())),
             EntryParams::Publish(Arc::new(PublishParams::default())),
             EntryParams::Shadow,
+            EntryParams::Firehose(Arc::new(FirehoseParams::default())),
+            EntryParams::Kinesis(Arc::new(KinesisParams {
+                partition_key: "k".into(),
+                explicit_hash_key: None,
+                max_record_bytes: kinesis::DEFAULT_MAX_RECORD_BYTES,
+            })),
+            EntryParams::EventBridge(Arc::new(EventBridgeParams {
+                source: "s".into(),
+                detail_type: "t".into(),
+                resources: Vec::new(),
+                detail: DetailMode::Payload,
+            })),
+            EntryParams::Sqs(Arc::new(SqsParams {
+                group_id: None,
+                delay_seconds: None,
+                attributes: Vec::new(),
+                max_message_bytes: sqs::DEFAULT_MAX_MESSAGE_BYTES,
+            })),
         ];
         let dests = [
             Destination::Analytics {
@@ -402,6 +457,16 @@ mod tests {
             Destination::Shadow {
                 thing: "t".into(),
                 shadow: None,
+            },
+            Destination::Firehose {
+                delivery_stream: "f".into(),
+            },
+            Destination::Kinesis { stream: "k".into() },
+            Destination::EventBridge {
+                event_bus: "default".into(),
+            },
+            Destination::Sqs {
+                queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/q".into(),
             },
         ];
         let m = msg(r#"{"state":{}}"#);
@@ -443,6 +508,18 @@ mod tests {
                 thing: "t".into(),
                 shadow: Some(String::new()),
             },
+            Destination::Firehose {
+                delivery_stream: "a b".into(),
+            },
+            Destination::Kinesis {
+                stream: "arn:aws:kinesis:x".into(),
+            },
+            Destination::EventBridge {
+                event_bus: String::new(),
+            },
+            Destination::Sqs {
+                queue_url: "alerts".into(),
+            },
         ];
         for d in &bad {
             assert!(check_destination(d, &l).is_err(), "{d}");
@@ -466,6 +543,18 @@ mod tests {
             Destination::Shadow {
                 thing: "t".into(),
                 shadow: Some("$cfg".into()),
+            },
+            Destination::Firehose {
+                delivery_stream: "iot-telemetry".into(),
+            },
+            Destination::Kinesis {
+                stream: "arn:aws:kinesis:eu-west-1:123456789012:stream/iot".into(),
+            },
+            Destination::EventBridge {
+                event_bus: "default".into(),
+            },
+            Destination::Sqs {
+                queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/q.fifo".into(),
             },
         ];
         for d in &good {

@@ -47,7 +47,7 @@ pub fn sns_body(payload: &Payload) -> Cow<'_, [u8]> {
 }
 
 /// Length of [`sns_body`] without building it: padded base64 is 4 bytes per started 3.
-fn body_len(payload: &Payload) -> usize {
+pub(super) fn body_len(payload: &Payload) -> usize {
     match payload {
         Payload::Json(json) => json.raw().len(),
         Payload::Binary(bytes) => bytes.len().div_ceil(3).saturating_mul(4),
@@ -270,7 +270,7 @@ fn check_structure(dest: &Destination, payload: &Payload) -> Result<(), Contract
 }
 
 /// The field name of an attribute (`MessageAttributes.<name>`), shortened and escaped.
-fn attribute_field(index: usize, name: &str, part: &str) -> String {
+pub(super) fn attribute_field(index: usize, name: &str, part: &str) -> String {
     let mut field = String::from("MessageAttributes");
     if name.is_empty() {
         field.push_str(&format!("[{index}]"));
@@ -309,7 +309,11 @@ fn check_attributes(dest: &Destination, attributes: &[SnsAttribute]) -> Result<(
 
 /// SNS attribute names: `[A-Za-z0-9_.-]`, 1–256 characters, no leading or trailing `.`, no `..`,
 /// not starting with the reserved prefixes `AWS.` or `Amazon.` (any case).
-fn check_attribute_name(dest: &Destination, i: usize, name: &str) -> Result<(), ContractError> {
+pub(super) fn check_attribute_name(
+    dest: &Destination,
+    i: usize,
+    name: &str,
+) -> Result<(), ContractError> {
     let field = || attribute_field(i, name, "");
     ascii_name(name, MAX_ATTRIBUTE_NAME_CHARS, |b| {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
@@ -347,14 +351,14 @@ fn check_attribute_name(dest: &Destination, i: usize, name: &str) -> Result<(), 
 
 /// The logical type under a data type, custom suffix (`Number.float`, `Binary.gif`) allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DataType {
+pub(super) enum DataType {
     String,
     StringArray,
     Number,
     Binary,
 }
 
-fn parse_data_type(data_type: &str) -> Option<DataType> {
+pub(super) fn parse_data_type(data_type: &str) -> Option<DataType> {
     let (base, suffix) = match data_type.split_once('.') {
         Some((base, suffix)) => (base, Some(suffix)),
         None => (data_type, None),
@@ -440,7 +444,7 @@ fn check_attribute_value(
 
 /// Why a Number attribute value is not one SNS accepts: decimal notation (`-12`, `3.5`, `1e-3`),
 /// at most 38 significant digits, magnitude 10^-128 … 10^+126 (or zero).
-fn number_fault(text: &str) -> Option<String> {
+pub(super) fn number_fault(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let unsigned = bytes
         .strip_prefix(b"-")
