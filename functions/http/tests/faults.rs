@@ -86,7 +86,7 @@ fn reported(body: &Value) -> Vec<(String, bool)> {
 }
 
 fn first_calls() -> usize {
-    N.div_ceil(100) + N.div_ceil(10)
+    faults::first_calls(N)
 }
 
 #[tokio::test]
@@ -117,7 +117,9 @@ async fn slow_answers_past_the_deadline_are_reported_failed_in_time() {
         seed: 12,
         ..RandomFaults::default()
     };
-    let (stub, status, body, elapsed) = run(faults, budget, 300).await;
+    // The default margin (500 ms): the answer lists six targets per message, and writing it
+    // takes longer than 300 ms in a debug build on a loaded machine.
+    let (stub, status, body, elapsed) = run(faults, budget, 500).await;
     assert!(
         elapsed < budget,
         "answered after {elapsed:?}, past the {budget:?} deadline"
