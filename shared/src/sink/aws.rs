@@ -1,8 +1,9 @@
 //! AWS wiring: the SDK configuration, one client per service, and how SDK errors become
 //! [`CallError`]s the dispatcher can act on (throttled, transient or permanent).
 
+use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
@@ -79,26 +80,34 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
             .retry_config(RetryConfig::disabled())
             .build(),
     );
-    let firehose = aws_sdk_firehose::Client::from_conf(
-        aws_sdk_firehose::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
-    let kinesis = aws_sdk_kinesis::Client::from_conf(
-        aws_sdk_kinesis::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
-    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
+    let firehose = LazyClient::new(config, |c| {
+        aws_sdk_firehose::Client::from_conf(
+            aws_sdk_firehose::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let kinesis = LazyClient::new(config, |c| {
+        aws_sdk_kinesis::Client::from_conf(
+            aws_sdk_kinesis::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let eventbridge = LazyClient::new(config, |c| {
+        aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let sqs = LazyClient::new(config, |c| {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
     Sinks {
         analytics: Arc::new(AnalyticsSink::new(analytics)),
         events: Arc::new(EventsSink::new(events)),
@@ -109,6 +118,39 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         kinesis: Arc::new(KinesisSink::new(kinesis)),
         eventbridge: Arc::new(EventBridgeSink::new(eventbridge)),
         sqs: Arc::new(SqsSink::new(sqs)),
+    }
+}
+
+/// An SDK client built on its first call. Building a client takes about a millisecond (its
+/// configuration layers and endpoint rules); the four clients of the live destinations built
+/// at cold start took the functions from 6 to 11 ms to ready, past their 10 ms budget
+/// (BENCHMARKS.md, cold start). Built later, each costs its first call that millisecond, once
+/// per instance; they share the HTTPS client, whose root certificates are already loaded.
+pub struct LazyClient<C> {
+    config: SdkConfig,
+    client: OnceLock<C>,
+    build: fn(&SdkConfig) -> C,
+}
+
+impl<C> LazyClient<C> {
+    pub fn new(config: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        LazyClient {
+            config: config.clone(),
+            client: OnceLock::new(),
+            build,
+        }
+    }
+
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.config))
+    }
+}
+
+impl<C> fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("built", &self.client.get().is_some())
+            .finish()
     }
 }
 

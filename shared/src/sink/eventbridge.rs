@@ -8,18 +8,18 @@ use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures::future::BoxFuture;
 
-use super::aws::{Target, call_error, entry_code_retryable, wrong_destination};
-use super::results::{Answer, in_request_order, prepare};
+use super::aws::{LazyClient, Target, call_error, entry_code_retryable, wrong_destination};
+use super::results::{Answer, in_request_order, prepare, report};
 use super::{Call, CallError, CallReport, Sink};
 use crate::destination::{Destination, EntryParams};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EventBridgeSink {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl EventBridgeSink {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         EventBridgeSink { client }
     }
 
@@ -49,6 +49,7 @@ impl EventBridgeSink {
         }
         let output = self
             .client
+            .get()
             .put_events()
             .set_entries(Some(prepared.requests))
             .send()
@@ -66,22 +67,14 @@ impl EventBridgeSink {
         let answers = output
             .entries()
             .iter()
-            .map(|r| match (r.error_code(), r.event_id()) {
-                (Some(code), _) => Answer::Refused {
-                    code,
-                    message: r.error_message(),
-                },
-                (None, Some(_)) => Answer::Accepted,
-                (None, None) => Answer::Unclear,
-            });
+            .map(|r| Answer::of(r.error_code(), r.error_message(), r.event_id().is_some()));
         failed.extend(in_request_order(
             call,
             &prepared.sent,
             answers,
             entry_code_retryable,
         ));
-        failed.sort_by_key(|f| f.index);
-        Ok(CallReport { failed })
+        Ok(report(failed))
     }
 }
 

@@ -7,18 +7,18 @@ use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use futures::future::BoxFuture;
 
-use super::aws::{Target, call_error, entry_code_retryable, wrong_destination};
-use super::results::{Answer, in_request_order, prepare};
+use super::aws::{LazyClient, Target, call_error, entry_code_retryable, wrong_destination};
+use super::results::{Answer, in_request_order, prepare, report};
 use super::{Call, CallError, CallReport, Sink};
 use crate::destination::Destination;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FirehoseSink {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl FirehoseSink {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         FirehoseSink { client }
     }
 
@@ -40,6 +40,7 @@ impl FirehoseSink {
         }
         let output = self
             .client
+            .get()
             .put_record_batch()
             .delivery_stream_name(delivery_stream)
             .set_records(Some(prepared.requests))
@@ -55,18 +56,10 @@ impl FirehoseSink {
                     },
                 )
             })?;
-        let answers =
-            output
-                .request_responses()
-                .iter()
-                .map(|r| match (r.error_code(), r.record_id()) {
-                    (Some(code), _) => Answer::Refused {
-                        code,
-                        message: r.error_message(),
-                    },
-                    (None, Some(_)) => Answer::Accepted,
-                    (None, None) => Answer::Unclear,
-                });
+        let answers = output
+            .request_responses()
+            .iter()
+            .map(|r| Answer::of(r.error_code(), r.error_message(), r.record_id().is_some()));
         failed.extend(in_request_order(
             call,
             &prepared.sent,
@@ -78,8 +71,7 @@ impl FirehoseSink {
         if counted > refused {
             tracing::warn!(destination = %call.destination, counted, refused, "Firehose counted more failed records than it answered for");
         }
-        failed.sort_by_key(|f| f.index);
-        Ok(CallReport { failed })
+        Ok(report(failed))
     }
 }
 

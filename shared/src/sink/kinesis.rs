@@ -11,14 +11,14 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use futures::future::BoxFuture;
 
-use super::aws::{Target, call_error, entry_code_retryable, wrong_destination};
-use super::results::{Answer, in_request_order, prepare};
+use super::aws::{LazyClient, Target, call_error, entry_code_retryable, wrong_destination};
+use super::results::{Answer, in_request_order, prepare, report};
 use super::{Call, CallError, CallReport, Sink};
 use crate::destination::{Destination, EntryParams};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KinesisSink {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 /// Per-record codes worth another attempt (API reference, PutRecords: ErrorCode).
@@ -30,7 +30,7 @@ pub(crate) fn record_code_retryable(code: &str) -> bool {
 }
 
 impl KinesisSink {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         KinesisSink { client }
     }
 
@@ -54,7 +54,7 @@ impl KinesisSink {
             return Ok(CallReport { failed });
         }
         // A target names the stream by name or by ARN; the API takes either member.
-        let request = self.client.put_records();
+        let request = self.client.get().put_records();
         let request = if stream.starts_with("arn:") {
             request.stream_arn(stream)
         } else {
@@ -74,26 +74,20 @@ impl KinesisSink {
                     },
                 )
             })?;
-        let answers =
-            output
-                .records()
-                .iter()
-                .map(|r| match (r.error_code(), r.sequence_number()) {
-                    (Some(code), _) => Answer::Refused {
-                        code,
-                        message: r.error_message(),
-                    },
-                    (None, Some(_)) => Answer::Accepted,
-                    (None, None) => Answer::Unclear,
-                });
+        let answers = output.records().iter().map(|r| {
+            Answer::of(
+                r.error_code(),
+                r.error_message(),
+                r.sequence_number().is_some(),
+            )
+        });
         failed.extend(in_request_order(
             call,
             &prepared.sent,
             answers,
             record_code_retryable,
         ));
-        failed.sort_by_key(|f| f.index);
-        Ok(CallReport { failed })
+        Ok(report(failed))
     }
 }
 

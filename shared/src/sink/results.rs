@@ -53,6 +53,24 @@ pub(crate) enum Answer<'a> {
     Unclear,
 }
 
+impl<'a> Answer<'a> {
+    /// An answer from its error code and message, and whether it carries what the service gives
+    /// an accepted entry (a record id, sequence number or event id).
+    pub(crate) fn of(code: Option<&'a str>, message: Option<&'a str>, accepted: bool) -> Self {
+        match (code, accepted) {
+            (Some(code), _) => Answer::Refused { code, message },
+            (None, true) => Answer::Accepted,
+            (None, false) => Answer::Unclear,
+        }
+    }
+}
+
+/// The report of a call: its failures, in entry order.
+pub(crate) fn report(mut failed: Vec<EntryFailure>) -> super::CallReport {
+    failed.sort_by_key(|f| f.index);
+    super::CallReport { failed }
+}
+
 fn no_result(call: &Call, index: usize) -> EntryFailure {
     EntryFailure {
         index,

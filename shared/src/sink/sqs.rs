@@ -13,18 +13,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 
-use super::aws::{Target, call_error, wrong_destination};
-use super::results::{IdFailure, by_entry_id, prepare};
+use super::aws::{LazyClient, Target, call_error, wrong_destination};
+use super::results::{IdFailure, by_entry_id, prepare, report};
 use super::{Call, CallError, CallReport, Entry, Sink};
 use crate::destination::{Destination, EntryParams};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SqsSink {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl SqsSink {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: LazyClient<Client>) -> Self {
         SqsSink { client }
     }
 
@@ -40,6 +40,7 @@ impl SqsSink {
         }
         let output = self
             .client
+            .get()
             .send_message_batch()
             .queue_url(queue_url)
             .set_entries(Some(prepared.requests))
@@ -67,8 +68,7 @@ impl SqsSink {
                 sender_fault: f.sender_fault(),
             }),
         ));
-        failed.sort_by_key(|f| f.index);
-        Ok(CallReport { failed })
+        Ok(report(failed))
     }
 }
 
