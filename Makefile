@@ -48,8 +48,9 @@ demo: tools-demo
 	echo "=== logs of the function: target/demo-watch.log; outbox: $$outbox"
 
 ## The same functions with FANOUT_SINK=aws: the real SDK clients against moto on 127.0.0.1.
-## moto implements SNS and the IoT data plane; it has no IoT Analytics or IoT Events Data, so
-## those targets fail and are reported (batchItemFailures, 207/503 results) as they would be in AWS.
+## moto implements SNS, the IoT data plane, Firehose (into its S3), Kinesis, EventBridge and SQS;
+## it has no IoT Analytics or IoT Events Data, so those targets fail and are reported
+## (batchItemFailures, 207/503 results) as they would be in AWS.
 demo-aws: tools-demo tools-test
 	mkdir -p target
 	cargo build --locked -p fanout-sqs -p fanout-http -p fanout-schedule
@@ -62,6 +63,15 @@ demo-aws: tools-demo tools-test
 	python3 -c 'import boto3; sns = boto3.client("sns"); iot = boto3.client("iot"); \
 	  [sns.create_topic(Name=n, Attributes=a) for n, a in [("fanout-alerts", {}), ("fanout-audit.fifo", {"FifoTopic": "true"})]]; \
 	  [iot.create_thing(thingName=t) for t in ["sensor-42", "sensor-7", "pump-3"]]; print("moto: 2 SNS topics, 3 things")'
+	python3 -c 'import boto3, json; s3 = boto3.client("s3"); sqs = boto3.client("sqs"); ev = boto3.client("events"); \
+	  s3.create_bucket(Bucket="fanout-archive"); \
+	  boto3.client("firehose").create_delivery_stream(DeliveryStreamName="fanout-telemetry", ExtendedS3DestinationConfiguration={"BucketARN": "arn:aws:s3:::fanout-archive", "RoleARN": "arn:aws:iam::123456789012:role/firehose", "Prefix": "telemetry/"}); \
+	  boto3.client("kinesis").create_stream(StreamName="fanout-events", ShardCount=1); \
+	  sqs.create_queue(QueueName="fanout-alarms.fifo", Attributes={"FifoQueue": "true"}); \
+	  q = sqs.create_queue(QueueName="fanout-alarm-events")["QueueUrl"]; arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]; \
+	  ev.create_event_bus(Name="fanout-alarms"); ev.put_rule(Name="alarms", EventBusName="fanout-alarms", EventPattern=json.dumps({"source": ["iot.fanout"]})); \
+	  ev.put_targets(Rule="alarms", EventBusName="fanout-alarms", Targets=[{"Id": "queue", "Arn": arn}]); \
+	  print("moto: Firehose fanout-telemetry into s3://fanout-archive, Kinesis fanout-events, bus fanout-alarms with a rule into queue fanout-alarm-events, queue fanout-alarms.fifo")'
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) \
 	  --env-var FANOUT_SINK=aws,FANOUT_ROUTES_FILE=$(CURDIR)/events/routes.json,AWS_ENDPOINT_URL=$$AWS_ENDPOINT_URL,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,RUST_LOG=warn \
 	  > target/demo-aws-watch.log 2>&1 &
@@ -73,6 +83,13 @@ demo-aws: tools-demo tools-test
 	  echo
 	done
 	python3 -c 'import boto3; s = boto3.client("iot-data").get_thing_shadow(thingName="sensor-42", shadowName="config"); print("=== moto: shadow sensor-42/config =", s["payload"].read().decode())'
+	python3 -c 'import boto3; s3 = boto3.client("s3"); \
+	  [print("=== moto: s3://fanout-archive/" + o["Key"], "=", repr(s3.get_object(Bucket="fanout-archive", Key=o["Key"])["Body"].read().decode())) for o in s3.list_objects_v2(Bucket="fanout-archive").get("Contents", [])]'
+	python3 -c 'import boto3; k = boto3.client("kinesis"); shard = k.list_shards(StreamName="fanout-events")["Shards"][0]["ShardId"]; \
+	  it = k.get_shard_iterator(StreamName="fanout-events", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]; \
+	  [print("=== moto: kinesis fanout-events", r["PartitionKey"], "=", r["Data"].decode()) for r in k.get_records(ShardIterator=it)["Records"]]'
+	python3 -c 'import boto3; sqs = boto3.client("sqs"); \
+	  [print("=== moto: queue", n, "=", m["Body"]) for n in ["fanout-alarm-events", "fanout-alarms.fifo"] for m in sqs.receive_message(QueueUrl=sqs.get_queue_url(QueueName=n)["QueueUrl"], MaxNumberOfMessages=10).get("Messages", [])]'
 	echo "=== logs: target/demo-aws-watch.log (function), target/demo-moto.log (moto)"
 
 ## Everything CI runs: format check, clippy with -D warnings, and every test (moto started here).

@@ -11,7 +11,8 @@
   DEFAULTED_BY_CODE with the reason it may stay unset; and every FANOUT_* variable the
   template sets, and every entry of DEFAULTED_BY_CODE, is still read by the code;
 - no IAM statement grants a data action (SNS/IoT publish, shadow updates, IoT Analytics and IoT
-  Events BatchPutMessage, any sqs: action) on Resource "*", neither in template.yaml as written
+  Events BatchPutMessage, Firehose and Kinesis puts, EventBridge PutEvents, any sqs: action) on
+  Resource "*", neither in template.yaml as written
   nor in what the SAM transform makes of it (SAM attaches AWS managed policies for some event
   sources, e.g. AWSLambdaSQSQueueExecutionRole with sqs:ReceiveMessage on "*").
 
@@ -66,6 +67,11 @@ DATA_ACTIONS = [
     "sqs:GetQueueAttributes",
     "sqs:ChangeMessageVisibility",
     "sqs:SendMessage",
+    "firehose:PutRecord",
+    "firehose:PutRecordBatch",
+    "kinesis:PutRecord",
+    "kinesis:PutRecords",
+    "events:PutEvents",
 ]
 
 # AWS managed policies that grant one of DATA_ACTIONS on Resource "*".
@@ -77,6 +83,9 @@ WILDCARD_MANAGED_POLICIES = {
     "AWSIoTFullAccess": "iot:* on *",
     "AWSIoTAnalyticsFullAccess": "iotanalytics:* on *",
     "AWSIoTEventsFullAccess": "iotevents:* on *",
+    "AmazonKinesisFullAccess": "kinesis:* on *",
+    "AmazonKinesisFirehoseFullAccess": "firehose:* on *",
+    "AmazonEventBridgeFullAccess": "events:* on *",
     "AWSLambdaRole": "lambda:InvokeFunction on * (not a data action, but never needed here)",
 }
 
@@ -339,6 +348,8 @@ def self_test(template, root):
         "iotevents:BatchPutMessage on * in one branch of an Fn::If",
         add_policy({"Effect": "Allow", "Action": "iotevents:BatchPutMessage", "Resource": {"Fn::If": ["HasInputs", "arn:x", "*"]}}),
     )
+    with_template("kinesis:PutRecords on *", add_policy({"Effect": "Allow", "Action": "kinesis:Put*", "Resource": "*"}))
+    with_template("events:PutEvents on *", add_policy({"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": ["*"]}))
     with_template(
         "a SAM policy template on *",
         lambda t: t["Resources"]["HttpFunction"]["Properties"].update(Policies=[{"SNSPublishMessagePolicy": {"TopicName": "*"}}]),

@@ -1,6 +1,8 @@
 //! Packing: entries for one destination into the fewest calls that respect its count and byte limits.
 
-use crate::destination::{CallLimits, Destination};
+use std::collections::HashMap;
+
+use crate::destination::{CallLimits, Destination, Kind};
 use crate::sink::{Call, Entry};
 
 /// Calls for one destination, sent one after another when `ordered`, concurrently otherwise.
@@ -19,14 +21,19 @@ pub struct Lane {
 /// IoT Analytics and IoT Events require within a batch; only two messages sharing an id can
 /// break a run early.
 ///
+/// Ordered Kinesis streams and SQS queues get at most one entry per ordering key (partition key,
+/// message group) in each call, see [`by_key_layers`].
+///
 /// Every entry must fit a call on its own (the contract checks before packing guarantee it);
 /// an oversized entry still gets a call of its own, never dropped.
 pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Vec<Lane> {
-    let limits = destination.kind().call_limits();
+    let limits = call_limits(destination, &entries);
     if entries.is_empty() {
         return Vec::new();
     }
-    let plan = if ordered || limits.max_bytes.is_none() {
+    let plan = if ordered && matches!(destination.kind(), Kind::Kinesis | Kind::Sqs) {
+        by_key_layers(&limits, &entries)
+    } else if ordered || limits.max_bytes.is_none() {
         in_order(&limits, &entries)
     } else {
         fewest_unordered(&limits, &entries)
@@ -51,6 +58,56 @@ pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Ve
             })
             .collect()
     }
+}
+
+/// The kind's call limits, with the byte limit lowered to the smallest cap an entry carries (an
+/// SQS queue's MaximumMessageSize).
+pub fn call_limits(destination: &Destination, entries: &[Entry]) -> CallLimits {
+    let mut limits = destination.kind().call_limits();
+    if let Some(cap) = entries.iter().filter_map(Entry::call_byte_cap).min() {
+        limits.max_bytes = Some(limits.max_bytes.map_or(cap, |max| max.min(cap)));
+    }
+    limits
+}
+
+/// Kinesis PutRecords and SQS SendMessageBatch process every entry of a call even when one in the
+/// middle fails ("A single record failure does not stop the processing of subsequent records. As
+/// a result, PutRecords doesn't guarantee the ordering of records", API reference, PutRecords), so
+/// a later record of the same key could land before the failed one is retried. Each call
+/// therefore holds at most one entry per key: an entry goes into the first call after the one
+/// holding its key's previous entry that has room. The dispatcher retries a failed entry before
+/// the next call goes out, and skips its key's later entries if it stays failed, so records of
+/// one key are written in order. Entries without a key share one.
+fn by_key_layers(limits: &CallLimits, entries: &[Entry]) -> Vec<Vec<usize>> {
+    let mut calls: Vec<Slots<'_>> = Vec::new();
+    let mut next_for_key: HashMap<Option<&str>, usize> = HashMap::new();
+    // Calls before this one are full by count.
+    let mut first_open = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let key = entry.group();
+        let from = next_for_key.get(&key).copied().unwrap_or(0).max(first_open);
+        let found = calls
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, call)| call.fits(limits, i))
+            .map(|(c, _)| c);
+        let at = found.unwrap_or_else(|| {
+            calls.push(Slots::new(entries, limits.max_entries));
+            calls.len() - 1
+        });
+        if let Some(call) = calls.get_mut(at) {
+            call.push(i);
+        }
+        next_for_key.insert(key, at + 1);
+        while calls
+            .get(first_open)
+            .is_some_and(|c| c.members.len() >= limits.max_entries)
+        {
+            first_open += 1;
+        }
+    }
+    calls.into_iter().map(|c| c.members).collect()
 }
 
 /// Count and byte limits together make first-fit decreasing weak: it spends a call's entry slots
@@ -203,7 +260,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::destination::{EntryParams, SnsParams};
+    use crate::destination::{EntryParams, KinesisParams, SnsParams, SqsParams};
 
     fn entry(message: usize, size: usize, group: Option<&str>) -> Entry {
         Entry {
@@ -288,6 +345,69 @@ mod tests {
         );
     }
 
+    fn kinesis_entry(message: usize, size: usize, key: &str) -> Entry {
+        Entry {
+            params: EntryParams::Kinesis(Arc::new(KinesisParams {
+                partition_key: key.to_owned(),
+                explicit_hash_key: None,
+                max_record_bytes: 1 << 20,
+            })),
+            ..entry(message, size, None)
+        }
+    }
+
+    #[test]
+    fn ordered_kinesis_calls_hold_one_record_per_key() {
+        let d = Destination::Kinesis { stream: "s".into() };
+        // Keys a a b a c: the second and third `a` go into later calls, `b` and `c` fill in.
+        let keys = ["a", "a", "b", "a", "c"];
+        let entries = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| kinesis_entry(i, 10, k))
+            .collect();
+        let lanes = pack(&d, entries, true);
+        assert_eq!(lanes.len(), 1);
+        let calls: Vec<Vec<usize>> = lanes[0]
+            .calls
+            .iter()
+            .map(|c| c.entries.iter().map(|e| e.message).collect())
+            .collect();
+        assert_eq!(calls, vec![vec![0, 2, 4], vec![1], vec![3]]);
+        // Unordered, the same records share one call.
+        let entries = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| kinesis_entry(i, 10, k))
+            .collect();
+        assert_eq!(all_calls(&pack(&d, entries, false)).len(), 1);
+    }
+
+    #[test]
+    fn an_sqs_queue_limit_lowers_the_call_byte_cap() {
+        let d = Destination::Sqs {
+            queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+        };
+        let entries: Vec<Entry> = (0..4)
+            .map(|i| Entry {
+                params: EntryParams::Sqs(Arc::new(SqsParams {
+                    group_id: None,
+                    delay_seconds: None,
+                    attributes: Vec::new(),
+                    max_message_bytes: 2_048,
+                })),
+                ..entry(i, 1_000, None)
+            })
+            .collect();
+        assert_eq!(call_limits(&d, &entries).max_bytes, Some(2_048));
+        let lanes = pack(&d, entries, false);
+        assert_eq!(
+            all_calls(&lanes).len(),
+            2,
+            "two 1,000-byte messages per 2 KiB batch"
+        );
+    }
+
     fn arb_entries() -> impl Strategy<Value = Vec<(usize, u8)>> {
         // Sizes up to the SNS per-message maximum, skewed small like real telemetry.
         prop::collection::vec(
@@ -337,6 +457,44 @@ mod tests {
                 // Greedy runs are optimal for order-keeping splits: check against the DP minimum.
                 let sizes: Vec<usize> = input.iter().map(|(s, _)| *s).collect();
                 prop_assert_eq!(calls.len(), min_ordered_calls(&limits, &sizes));
+            }
+        }
+
+        #[test]
+        fn ordered_kinesis_keeps_key_order_and_limits(
+            input in prop::collection::vec((1usize..400_000, 0u8..6), 0..400),
+        ) {
+            let d = Destination::Kinesis { stream: "s".into() };
+            let limits = d.kind().call_limits();
+            let entries: Vec<Entry> = input
+                .iter()
+                .enumerate()
+                .map(|(i, (size, k))| kinesis_entry(i, *size, &format!("k{k}")))
+                .collect();
+            let lanes = pack(&d, entries, true);
+            let calls = all_calls(&lanes);
+            let mut seen: Vec<usize> = calls.iter().flat_map(|c| c.entries.iter().map(|e| e.message)).collect();
+            seen.sort_unstable();
+            prop_assert_eq!(seen, (0..input.len()).collect::<Vec<_>>());
+            for c in &calls {
+                prop_assert!(c.entries.len() <= limits.max_entries);
+                prop_assert!(c.entries.iter().map(|e| e.size).sum::<usize>() <= limits.max_bytes.unwrap());
+                let mut keys = std::collections::HashSet::new();
+                prop_assert!(c.entries.iter().all(|e| keys.insert(e.group())), "one record per key per call");
+            }
+            for k in 0..6u8 {
+                let key = format!("k{k}");
+                let order: Vec<usize> = calls.iter()
+                    .flat_map(|c| c.entries.iter())
+                    .filter(|e| e.group() == Some(key.as_str()))
+                    .map(|e| e.message)
+                    .collect();
+                prop_assert!(order.windows(2).all(|w| w[0] < w[1]));
+            }
+            // Never more calls than the longest key's run, where sizes do not bind.
+            let longest = (0..6u8).map(|k| input.iter().filter(|(_, g)| *g == k).count()).max().unwrap_or(0);
+            if input.iter().map(|(s, _)| s).sum::<usize>() <= limits.max_bytes.unwrap() {
+                prop_assert_eq!(calls.len(), longest);
             }
         }
 

@@ -21,16 +21,29 @@ pub enum Kind {
     Fleet,
     /// Device shadow (`UpdateThingShadow`).
     Shadow,
+    /// Amazon Data Firehose stream (`PutRecordBatch`), the IoT Analytics successor.
+    Firehose,
+    /// Kinesis data stream (`PutRecords`), the IoT Events successor.
+    Kinesis,
+    /// EventBridge event bus (`PutEvents`).
+    #[serde(rename = "eventbridge")]
+    EventBridge,
+    /// SQS queue, standard or FIFO (`SendMessageBatch`).
+    Sqs,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Analytics,
         Kind::Events,
         Kind::Sns,
         Kind::Mqtt,
         Kind::Fleet,
         Kind::Shadow,
+        Kind::Firehose,
+        Kind::Kinesis,
+        Kind::EventBridge,
+        Kind::Sqs,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +54,10 @@ impl Kind {
             Kind::Mqtt => "mqtt",
             Kind::Fleet => "fleet",
             Kind::Shadow => "shadow",
+            Kind::Firehose => "firehose",
+            Kind::Kinesis => "kinesis",
+            Kind::EventBridge => "eventbridge",
+            Kind::Sqs => "sqs",
         }
     }
 
@@ -66,6 +83,37 @@ impl Kind {
             Kind::Mqtt | Kind::Fleet | Kind::Shadow => CallLimits {
                 max_entries: 1,
                 max_bytes: None,
+            },
+            // Firehose PutRecordBatch: "Each PutRecordBatch request supports up to 500 records.
+            // Each record in the request can be as large as 1,000 KB (before base64 encoding), up
+            // to a limit of 4 MB for the entire request" (API reference, PutRecordBatch; the
+            // quotas page says 4 MiB). Counted on the record data before base64, as the record cap.
+            Kind::Firehose => CallLimits {
+                max_entries: 500,
+                max_bytes: Some(4 * 1024 * 1024),
+            },
+            // Kinesis PutRecords: "up to 500 records … up to a limit of 10 MiB for the entire
+            // request, including partition keys" (API reference, PutRecords, since the October 2025
+            // large-record launch; it was 5 MiB before).
+            Kind::Kinesis => CallLimits {
+                max_entries: 500,
+                max_bytes: Some(10 * 1024 * 1024),
+            },
+            // EventBridge PutEvents: 10 entries, and "the total entry size must be less than 1MB"
+            // (API reference, PutEvents, since the January 2026 payload increase from 256 KB),
+            // entry sizes as "Calculating PutEvents event entry size" (User Guide) counts them.
+            Kind::EventBridge => CallLimits {
+                max_entries: 10,
+                max_bytes: Some(1024 * 1024 - 1),
+            },
+            // SQS SendMessageBatch: "The maximum allowed individual message size and the maximum
+            // total payload size (the sum of the individual lengths of all of the batched
+            // messages) are both 1 MiB 1,048,576 bytes" (API reference, SendMessageBatch, since
+            // August 2025). A queue may allow less (its MaximumMessageSize): packing lowers the
+            // cap to the target's `maxMessageBytes`, see [`Entry::call_byte_cap`](crate::sink::Entry::call_byte_cap).
+            Kind::Sqs => CallLimits {
+                max_entries: 10,
+                max_bytes: Some(1024 * 1024),
             },
         }
     }
@@ -109,6 +157,24 @@ pub enum Destination {
         #[serde(skip_serializing_if = "Option::is_none")]
         shadow: Option<String>,
     },
+    Firehose {
+        #[serde(rename = "deliveryStream")]
+        delivery_stream: String,
+    },
+    /// The stream by name or ARN, as the target names it.
+    Kinesis {
+        stream: String,
+    },
+    /// The event bus by name or ARN (`default` for the account's default bus).
+    #[serde(rename = "eventbridge")]
+    EventBridge {
+        #[serde(rename = "eventBus")]
+        event_bus: String,
+    },
+    Sqs {
+        #[serde(rename = "queueUrl")]
+        queue_url: String,
+    },
 }
 
 impl Destination {
@@ -120,10 +186,15 @@ impl Destination {
             Destination::Mqtt { .. } => Kind::Mqtt,
             Destination::Fleet { .. } => Kind::Fleet,
             Destination::Shadow { .. } => Kind::Shadow,
+            Destination::Firehose { .. } => Kind::Firehose,
+            Destination::Kinesis { .. } => Kind::Kinesis,
+            Destination::EventBridge { .. } => Kind::EventBridge,
+            Destination::Sqs { .. } => Kind::Sqs,
         }
     }
 
-    /// The destination's name as a user would look it up (channel, input, topic ARN, topic, thing).
+    /// The destination's name as a user would look it up (channel, input, topic ARN, topic, thing,
+    /// delivery stream, stream, event bus, queue URL).
     pub fn name(&self) -> &str {
         match self {
             Destination::Analytics { channel } => channel,
@@ -131,12 +202,21 @@ impl Destination {
             Destination::Sns { topic_arn } => topic_arn,
             Destination::Mqtt { topic } | Destination::Fleet { topic } => topic,
             Destination::Shadow { thing, .. } => thing,
+            Destination::Firehose { delivery_stream } => delivery_stream,
+            Destination::Kinesis { stream } => stream,
+            Destination::EventBridge { event_bus } => event_bus,
+            Destination::Sqs { queue_url } => queue_url,
         }
     }
 
-    /// SNS FIFO topics end in `.fifo`; they need a message group and keep order within it.
+    /// SNS FIFO topics and SQS FIFO queues end in `.fifo`; they need a message group and keep
+    /// order within it.
     pub fn is_fifo(&self) -> bool {
-        matches!(self, Destination::Sns { topic_arn } if topic_arn.ends_with(".fifo"))
+        match self {
+            Destination::Sns { topic_arn } => topic_arn.ends_with(".fifo"),
+            Destination::Sqs { queue_url } => queue_url.ends_with(".fifo"),
+            _ => false,
+        }
     }
 }
 
@@ -189,6 +269,10 @@ pub enum EntryParams {
     Sns(Arc<SnsParams>),
     Publish(Arc<PublishParams>),
     Shadow,
+    Firehose(Arc<FirehoseParams>),
+    Kinesis(Arc<KinesisParams>),
+    EventBridge(Arc<EventBridgeParams>),
+    Sqs(Arc<SqsParams>),
 }
 
 /// SNS `PublishBatchRequestEntry` fields other than Id and Message.
@@ -277,6 +361,74 @@ impl PayloadFormat {
             PayloadFormat::Utf8Data => "UTF8_DATA",
         }
     }
+}
+
+/// A Firehose record's framing: what follows each payload in the delivered objects.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FirehoseParams {
+    /// Appended to each record; `None`: a newline after JSON payloads (newline-delimited JSON,
+    /// which Athena reads), nothing after binary ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+}
+
+impl FirehoseParams {
+    /// The delimiter for a payload of this kind.
+    pub fn delimiter_for(&self, json: bool) -> &str {
+        match &self.delimiter {
+            Some(d) => d,
+            None if json => "\n",
+            None => "",
+        }
+    }
+}
+
+/// Kinesis `PutRecordsRequestEntry` fields besides Data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisParams {
+    pub partition_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explicit_hash_key: Option<String>,
+    /// The stream's maximum record size (data and partition key): 1 MiB unless the stream was
+    /// raised, up to 10 MiB.
+    pub max_record_bytes: usize,
+}
+
+/// What an EventBridge event's `Detail` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetailMode {
+    /// The payload itself, which must be a JSON object.
+    Payload,
+    /// An object with the message's id, topic, attributes, timestamp and payload.
+    Envelope,
+}
+
+/// EventBridge `PutEventsRequestEntry` fields besides Detail and EventBusName.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBridgeParams {
+    pub source: String,
+    pub detail_type: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    pub detail: DetailMode,
+}
+
+/// SQS `SendMessageBatchRequestEntry` fields besides Id and MessageBody.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<i32>,
+    /// SQS message attributes have the shape of SNS's (name, data type, value as text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<SnsAttribute>,
+    /// The queue's MaximumMessageSize: the most one message, and one batch, may hold.
+    pub max_message_bytes: usize,
 }
 
 #[cfg(test)]

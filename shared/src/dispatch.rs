@@ -263,7 +263,10 @@ async fn send_with_retries(
                             r.status = TargetStatus::Failed;
                             r.retryable = f.retryable;
                             r.reason = Some(format!("{} ({})", f.reason, f.code));
-                            if f.code.contains("Throttl") {
+                            // Kinesis throttles a shard's records with this code.
+                            if f.code.contains("Throttl")
+                                || f.code == "ProvisionedThroughputExceededException"
+                            {
                                 out.throttles += 1;
                             }
                             r.code = Some(f.code);

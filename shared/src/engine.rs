@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::batch::{self, Lane};
-use crate::destination::{Destination, EntryParams, Kind, Target};
+use crate::destination::{Destination, EntryParams, FirehoseParams, Kind, Target};
 use crate::dispatch::{self, DispatchOptions, RateLimiter, RetryPolicy};
 use crate::error_records;
 use crate::ids;
@@ -593,19 +593,35 @@ fn log_outcomes(report: &Report) {
 fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &Target) -> Entry {
     let kind = target.destination.kind();
     let id = match kind {
-        Kind::Analytics | Kind::Events | Kind::Sns => {
+        Kind::Analytics | Kind::Events | Kind::Sns | Kind::Sqs => {
             ids::downstream_id(&msg.id, &target.destination)
         }
-        Kind::Mqtt | Kind::Fleet | Kind::Shadow => msg.id.clone(),
+        Kind::Mqtt
+        | Kind::Fleet
+        | Kind::Shadow
+        | Kind::Firehose
+        | Kind::Kinesis
+        | Kind::EventBridge => msg.id.clone(),
     };
-    // SNS messages are text: JSON payloads go as they are (sharing the message's buffer), binary
-    // ones as base64.
-    let payload: Arc<[u8]> = match (&msg.payload, kind) {
-        (Payload::Binary(_), Kind::Sns) => Arc::from(validate::sns_body(&msg.payload)),
+    // SNS and SQS messages are text: JSON payloads go as they are (sharing the message's
+    // buffer), binary ones as base64. Firehose records carry their delimiter, EventBridge
+    // entries their Detail.
+    let payload: Arc<[u8]> = match (&msg.payload, &target.params) {
+        (Payload::Binary(_), EntryParams::Sns(_) | EntryParams::Sqs(_)) => {
+            Arc::from(validate::sns_body(&msg.payload))
+        }
+        (_, EntryParams::Firehose(p)) => firehose_record(&msg.payload, p),
+        (_, EntryParams::EventBridge(p)) => Arc::from(validate::eventbridge_detail(msg, p.detail)),
         _ => msg.payload.shared_bytes(),
     };
     let size = match &target.params {
         EntryParams::Sns(p) => payload.len() + p.attributes.iter().map(|a| a.size()).sum::<usize>(),
+        EntryParams::Sqs(p) => validate::sqs_message_len(&msg.payload, &p.attributes),
+        EntryParams::Kinesis(p) => validate::kinesis_record_len(&msg.payload, p),
+        EntryParams::Firehose(p) => validate::firehose_record_len(&msg.payload, p),
+        EntryParams::EventBridge(p) => {
+            validate::eventbridge_entry_size(p, msg.timestamp.is_some(), payload.len())
+        }
         _ => payload.len(),
     };
     Entry {
@@ -617,6 +633,23 @@ fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &T
         params: target.params.clone(),
         size,
     }
+}
+
+/// A Firehose record: the payload, then its delimiter. A JSON payload can hold line breaks only
+/// as whitespace between tokens (JSON strings cannot hold raw control characters), so with a
+/// line-break delimiter they become spaces: each record stays one line of newline-delimited
+/// JSON, and means the same.
+fn firehose_record(payload: &Payload, params: &FirehoseParams) -> Arc<[u8]> {
+    let json = matches!(payload, Payload::Json(_));
+    let delimiter = params.delimiter_for(json).as_bytes();
+    let breaks_lines = delimiter.iter().any(|b| matches!(b, b'\n' | b'\r'));
+    let mut record = Vec::with_capacity(payload.len() + delimiter.len());
+    record.extend(payload.bytes().iter().map(|&b| match b {
+        b'\n' | b'\r' if json && breaks_lines => b' ',
+        other => other,
+    }));
+    record.extend_from_slice(delimiter);
+    Arc::from(record)
 }
 
 /// Lambda's longest timeout (900 s): the budget when no usable deadline is given.
@@ -644,8 +677,30 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn firehose_records_are_one_line_of_json_each() {
+        let json =
+            Message::decode("{\"id\": \"m\", \"payload\": {\"a\":\r\n [1,\n 2]}}", None).unwrap();
+        let newline = FirehoseParams::default();
+        assert_eq!(
+            &*firehose_record(&json.payload, &newline),
+            b"{\"a\":   [1,  2]}\n"
+        );
+        let bar = FirehoseParams {
+            delimiter: Some("|".into()),
+        };
+        assert_eq!(
+            &*firehose_record(&json.payload, &bar),
+            b"{\"a\":\r\n [1,\n 2]}|",
+            "kept as sent when the delimiter is no line break"
+        );
+        let binary = Message::decode(r#"{"id": "b", "payloadBase64": "Cg=="}"#, None).unwrap();
+        assert_eq!(&*firehose_record(&binary.payload, &newline), b"\n");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn deadlines_from_lambda_and_from_local_emulators() {

@@ -30,8 +30,10 @@ impl AllowList {
                 .into_iter()
                 .find(|k| k.as_str() == kind)
                 .ok_or_else(|| {
+                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
                     format!(
-                        "`{item}`: unknown kind `{kind}` (one of analytics, events, sns, mqtt, fleet, shadow)"
+                        "`{item}`: unknown kind `{kind}` (one of {})",
+                        kinds.join(", ")
                     )
                 })?;
             let (name, prefix) = match name.strip_suffix('*') {

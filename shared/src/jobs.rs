@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::engine::Inbound;
 use crate::message::Message;
-use crate::routes::{MAX_FLEET_DEVICES, Routed, RoutingTable, TableError};
+use crate::routes::{MAX_FLEET_DEVICES, Redirect, Routed, RoutingTable, TableError};
 use crate::validate::ContractLimits;
 
 /// A job's messages are built at cold start and copied per run, so a job stays small.
@@ -30,11 +30,13 @@ struct RawJob {
 }
 
 impl Job {
-    /// Parses one job; errors name the job (or its position) and the field.
+    /// Parses one job under its table's `redirect`; errors name the job (or its position) and
+    /// the field.
     pub fn parse(
         value: &Value,
         position: usize,
         limits: &ContractLimits,
+        redirect: &Redirect,
     ) -> Result<Job, TableError> {
         let label = match value.get("name").and_then(Value::as_str) {
             Some(name) => format!("job \"{name}\""),
@@ -74,8 +76,8 @@ impl Job {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let chunked: Vec<Value> = raw.targets.iter().flat_map(chunk_fleet).collect();
-        let targets =
-            RoutingTable::single(&raw.name, &chunked, limits).map_err(|e| TableError {
+        let targets = RoutingTable::single_redirected(&raw.name, &chunked, limits, redirect)
+            .map_err(|e| TableError {
                 location: format!("{label} {}", e.location),
                 reason: e.reason,
             })?;
@@ -176,7 +178,7 @@ mod tests {
     use crate::destination::Destination;
 
     fn parse(v: Value) -> Result<Job, TableError> {
-        Job::parse(&v, 1, &ContractLimits::default())
+        Job::parse(&v, 1, &ContractLimits::default(), &Redirect::default())
     }
 
     #[test]

@@ -153,4 +153,43 @@ mod tests {
             (Some("mqtt"), Some(1))
         );
     }
+
+    #[test]
+    fn every_destination_kind_has_its_own_dimension() {
+        let outcome = |destination: Destination| TargetOutcome {
+            route: Arc::from("r"),
+            destination,
+            label: None,
+            status: TargetStatus::Failed,
+            retryable: true,
+            attempts: 1,
+            code: None,
+            reason: None,
+        };
+        let report = Report::new(
+            vec![Outcome::from_targets(
+                "a".into(),
+                None,
+                vec![
+                    outcome(Destination::Firehose {
+                        delivery_stream: "f".into(),
+                    }),
+                    outcome(Destination::Kinesis { stream: "k".into() }),
+                    outcome(Destination::EventBridge {
+                        event_bus: "default".into(),
+                    }),
+                    outcome(Destination::Sqs {
+                        queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+                    }),
+                ],
+            )],
+            4,
+            0,
+            0,
+        );
+        let docs = documents(&report, "fanout-sqs", 0);
+        let kinds: Vec<&str> = docs.iter().filter_map(|d| d["Kind"].as_str()).collect();
+        assert_eq!(kinds, ["firehose", "kinesis", "eventbridge", "sqs"]);
+        assert!(docs.iter().skip(1).all(|d| d["TargetsFailed"] == 1));
+    }
 }

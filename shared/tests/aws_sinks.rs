@@ -1,5 +1,7 @@
-//! The AWS sinks with the real SDK clients over HTTP: SNS and IoT Core against moto, IoT
-//! Analytics and IoT Events Data against a wire-level stub that checks the service's limits.
+//! The AWS sinks with the real SDK clients over HTTP: SNS, IoT Core, Data Firehose, Kinesis,
+//! EventBridge and SQS against moto (arrival checked at the far end), IoT Analytics and IoT Events
+//! Data against a wire-level stub that checks the service's limits, and the per-entry failure
+//! paths of the live destinations against the same stub (moto does not fail single entries).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use fanout::batch;
 use fanout::destination::{
-    Destination, EntryParams, PayloadFormat, PublishParams, SnsAttribute, SnsParams,
+    Destination, DetailMode, EntryParams, EventBridgeParams, FirehoseParams, KinesisParams,
+    PayloadFormat, PublishParams, SnsAttribute, SnsParams, SqsParams,
 };
 use fanout::dispatch::dispatch;
 use fanout::outcome::TargetStatus;
@@ -959,4 +962,699 @@ async fn tls_child_publishes_over_https() {
             assert!(format!("{err:?}").contains("UnknownIssuer"), "{err:?}");
         }
     }
+}
+
+// ---------------------------------------------------------------- live destinations (moto)
+
+fn firehose_entry(message: usize, record: &[u8]) -> fanout::sink::Entry {
+    entry(
+        message,
+        &format!("m{message}"),
+        record,
+        EntryParams::Firehose(Arc::new(FirehoseParams::default())),
+    )
+}
+
+fn kinesis_entry(message: usize, key: &str, data: &[u8]) -> fanout::sink::Entry {
+    let mut e = entry(
+        message,
+        &format!("m{message}"),
+        data,
+        EntryParams::Kinesis(Arc::new(KinesisParams {
+            partition_key: key.to_owned(),
+            explicit_hash_key: None,
+            max_record_bytes: 1 << 20,
+        })),
+    );
+    e.size += key.len();
+    e
+}
+
+fn event_params(source: &str) -> EntryParams {
+    EntryParams::EventBridge(Arc::new(EventBridgeParams {
+        source: source.to_owned(),
+        detail_type: "telemetry".to_owned(),
+        resources: vec!["arn:aws:iot:us-east-1:123456789012:thing/sensor-42".to_owned()],
+        detail: DetailMode::Envelope,
+    }))
+}
+
+fn sqs_params(group: Option<&str>) -> EntryParams {
+    EntryParams::Sqs(Arc::new(SqsParams {
+        group_id: group.map(str::to_owned),
+        delay_seconds: None,
+        attributes: vec![SnsAttribute {
+            name: "device".into(),
+            data_type: "String".into(),
+            value: "sensor-42".into(),
+        }],
+        max_message_bytes: 262_144,
+    }))
+}
+
+/// Receives from `queue_url` until `n` messages arrived (or 5 s passed).
+async fn receive_from(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    n: usize,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut got = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while got.len() < n && std::time::Instant::now() < until {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        got.extend(out.messages().iter().cloned());
+        if got.len() < n {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    got
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()
+        .get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap()
+        .clone()
+}
+
+/// Firehose PutRecordBatch through the SDK client; moto delivers the records as an object in
+/// the stream's S3 bucket, where the newline-delimited JSON is read back.
+#[tokio::test]
+async fn firehose_records_arrive_in_s3_as_newline_delimited_json() {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let bucket = unique("fanout-archive").to_lowercase();
+    let (status, body) =
+        support::moto::http(&moto.url, "PUT", &format!("/{bucket}"), Some("s3"), b"").await;
+    assert_eq!(status, 200, "CreateBucket: {body}");
+    let stream = unique("iot-telemetry");
+    aws_sdk_firehose::Client::new(&config)
+        .create_delivery_stream()
+        .delivery_stream_name(&stream)
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+                .role_arn("arn:aws:iam::123456789012:role/firehose-delivery")
+                .prefix("telemetry/")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sinks = aws_sinks(&config);
+    let c = call(
+        Destination::Firehose {
+            delivery_stream: stream.clone(),
+        },
+        (0..3)
+            .map(|i| firehose_entry(i, format!("{{\"n\":{i}}}\n").as_bytes()))
+            .collect(),
+    );
+    assert_eq!(
+        sinks.firehose.send(&c).await.unwrap(),
+        CallReport::default()
+    );
+
+    let (status, listing) = support::moto::http(
+        &moto.url,
+        "GET",
+        &format!("/{bucket}?list-type=2"),
+        Some("s3"),
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200, "{listing}");
+    let keys: Vec<String> = regex::Regex::new("<Key>([^<]+)</Key>")
+        .unwrap()
+        .captures_iter(&listing)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(!keys.is_empty(), "no object in {bucket}: {listing}");
+    let mut text = String::new();
+    for key in &keys {
+        assert!(key.starts_with("telemetry/"), "{key}");
+        let (status, body) = support::moto::http(
+            &moto.url,
+            "GET",
+            &format!("/{bucket}/{key}"),
+            Some("s3"),
+            b"",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        text.push_str(&body);
+    }
+    assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+}
+
+/// Kinesis PutRecords, then GetRecords from the stream's shard: the records are there, in
+/// order, with their partition keys.
+#[tokio::test]
+async fn kinesis_records_can_be_read_back_in_order() {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let stream = unique("iot-events");
+    kinesis
+        .create_stream()
+        .stream_name(&stream)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    let sinks = aws_sinks(&config);
+    let entries = ["a", "b", "a"]
+        .iter()
+        .enumerate()
+        .map(|(i, key)| kinesis_entry(i, key, format!("{{\"n\":{i}}}").as_bytes()))
+        .collect();
+    let lanes = batch::pack(
+        &Destination::Kinesis {
+            stream: stream.clone(),
+        },
+        entries,
+        true,
+    );
+    let out = dispatch(lanes, &sinks, &dispatch_options(2)).await;
+    assert!(
+        out.iter()
+            .flat_map(|l| &l.entries)
+            .all(|r| r.status == TargetStatus::Delivered)
+    );
+    // The ARN form reaches the same stream.
+    let arn = kinesis
+        .describe_stream_summary()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_owned();
+    let by_arn = call(
+        Destination::Kinesis { stream: arn },
+        vec![kinesis_entry(3, "c", b"{\"n\":3}")],
+    );
+    assert_eq!(
+        sinks.kinesis.send(&by_arn).await.unwrap(),
+        CallReport::default()
+    );
+
+    let shard = kinesis
+        .list_shards()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .to_owned();
+    let iterator = kinesis
+        .get_shard_iterator()
+        .stream_name(&stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator()
+        .unwrap()
+        .to_owned();
+    let records = kinesis
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<(String, String)> = records
+        .records()
+        .iter()
+        .map(|r| {
+            (
+                r.partition_key().unwrap_or_default().to_owned(),
+                String::from_utf8(r.data().as_ref().to_vec()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), "{\"n\":0}".into()),
+            ("b".into(), "{\"n\":1}".into()),
+            ("a".into(), "{\"n\":2}".into()),
+            ("c".into(), "{\"n\":3}".into()),
+        ]
+    );
+}
+
+/// EventBridge PutEvents to a custom bus whose rule targets an SQS queue: the event arrives in
+/// the queue with its source, detail type, resources and the message envelope as detail.
+#[tokio::test]
+async fn eventbridge_events_reach_a_queue_through_a_rule() {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus = unique("iot-alarms");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("alarms"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let rule = unique("to-queue");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["iot.fanout"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn(&sqs, &queue_url).await)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sinks = aws_sinks(&config);
+    // The Detail is built with the entry: here, the envelope of message m-7.
+    let detail = br#"{"id":"m-7","topic":"plant1/line3/telemetry","attributes":{"deviceId":"sensor-42"},"payload":{"temp": 81.5}}"#;
+    let mut e = entry(0, "m-7", detail, event_params("iot.fanout"));
+    e.timestamp = Some(1_732_270_000_000);
+    let c = call(
+        Destination::EventBridge {
+            event_bus: bus.clone(),
+        },
+        vec![e],
+    );
+    assert_eq!(
+        sinks.eventbridge.send(&c).await.unwrap(),
+        CallReport::default()
+    );
+
+    let got = receive_from(&sqs, &queue_url, 1).await;
+    assert_eq!(got.len(), 1, "the event did not reach the queue");
+    let event: serde_json::Value = serde_json::from_str(got[0].body().unwrap()).unwrap();
+    assert_eq!(event["source"], "iot.fanout");
+    assert_eq!(event["detail-type"], "telemetry");
+    assert_eq!(event["detail"]["id"], "m-7");
+    assert_eq!(event["detail"]["payload"]["temp"], 81.5);
+    assert_eq!(
+        event["resources"][0],
+        "arn:aws:iot:us-east-1:123456789012:thing/sensor-42"
+    );
+}
+
+/// SQS SendMessageBatch, then ReceiveMessage: standard and FIFO queues get the bodies and
+/// attributes; the FIFO queue keeps the group's order and gets the deduplication ids.
+#[tokio::test]
+async fn sqs_batches_can_be_received() {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let sinks = aws_sinks(&config);
+    for fifo in [false, true] {
+        let mut create = sqs.create_queue().queue_name(format!(
+            "{}{}",
+            unique("fanout-out"),
+            if fifo { ".fifo" } else { "" }
+        ));
+        if fifo {
+            create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        }
+        let queue_url = create.send().await.unwrap().queue_url().unwrap().to_owned();
+        let entries = (0..10)
+            .map(|i| {
+                entry(
+                    i,
+                    &format!("m{i}-dedup"),
+                    format!("{{\"n\":{i}}}").as_bytes(),
+                    sqs_params(fifo.then_some("sensor-42")),
+                )
+            })
+            .collect();
+        let c = call(
+            Destination::Sqs {
+                queue_url: queue_url.clone(),
+            },
+            entries,
+        );
+        assert_eq!(sinks.sqs.send(&c).await.unwrap(), CallReport::default());
+        let got = receive_from(&sqs, &queue_url, 10).await;
+        let mut bodies: Vec<String> = got
+            .iter()
+            .filter_map(|m| m.body().map(str::to_owned))
+            .collect();
+        let expected: Vec<String> = (0..10).map(|i| format!("{{\"n\":{i}}}")).collect();
+        if fifo {
+            assert_eq!(bodies, expected, "FIFO order within the group");
+            let dedup = got[0]
+                .attributes()
+                .unwrap()
+                .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+                .unwrap();
+            assert_eq!(dedup, "m0-dedup");
+        } else {
+            bodies.sort();
+            assert_eq!(bodies, expected);
+        }
+        let attrs = got[0].message_attributes().unwrap();
+        assert_eq!(attrs["device"].string_value(), Some("sensor-42"));
+    }
+}
+
+#[tokio::test]
+async fn sqs_missing_queue_is_permanent_and_named() {
+    let moto = moto();
+    let sinks = aws_sinks(&sdk_config(&moto.url).await);
+    let url = format!("{}/123456789012/{}", moto.url, unique("missing"));
+    let err = sinks
+        .sqs
+        .send(&call(
+            Destination::Sqs {
+                queue_url: url.clone(),
+            },
+            vec![entry(0, "m0", b"{}", sqs_params(None))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent, "{err:?}");
+    assert!(
+        err.message.contains(&url) && err.message.contains("does not exist"),
+        "{}",
+        err.message
+    );
+}
+
+// ---------------------------------------------------------------- live destinations (stub)
+
+fn outcomes(
+    out: &[fanout::dispatch::LaneResult],
+) -> Vec<(TargetStatus, bool, u32, Option<String>)> {
+    let mut all: Vec<_> = out.iter().flat_map(|l| l.entries.clone()).collect();
+    all.sort_by_key(|r| r.message);
+    all.into_iter()
+        .map(|r| (r.status, r.retryable, r.attempts, r.code))
+        .collect()
+}
+
+#[tokio::test]
+async fn firehose_failed_records_are_mapped_by_position_and_retried() {
+    let stub = Stub::start(Behaviour {
+        entry_errors: scripted(&[
+            (r#"{"n":1}"#, "ServiceUnavailableException", 1),
+            (r#"{"n":2}"#, "InvalidArgumentException", 9),
+        ]),
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let entries = (0..4)
+        .map(|i| firehose_entry(i, format!("{{\"n\":{i}}}\n").as_bytes()))
+        .collect();
+    let d = Destination::Firehose {
+        delivery_stream: "telemetry".into(),
+    };
+    let out = dispatch(
+        batch::pack(&d, entries, false),
+        &sinks,
+        &dispatch_options(4),
+    )
+    .await;
+    assert_eq!(
+        outcomes(&out),
+        vec![
+            (TargetStatus::Delivered, false, 1, None),
+            (TargetStatus::Delivered, false, 2, None),
+            (
+                TargetStatus::Failed,
+                false,
+                1,
+                Some("InvalidArgumentException".into())
+            ),
+            (TargetStatus::Delivered, false, 1, None),
+        ]
+    );
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let calls: Vec<usize> = s.calls.iter().map(|c| c.message_ids.len()).collect();
+        assert_eq!(calls, vec![4, 1], "only the retryable record was resent");
+    });
+}
+
+/// An ordered stream: the first record of key `a` fails with ProvisionedThroughputExceeded and is
+/// retried; the later `a` records must not reach the stream before it. Key `b`'s first record
+/// fails with a KMS error, which is final: `b`'s later record is not sent at all.
+#[tokio::test]
+async fn kinesis_keeps_each_partition_keys_order_across_a_failed_record() {
+    let stub = Stub::start(Behaviour {
+        entry_errors: scripted(&[
+            ("a", "ProvisionedThroughputExceededException", 1),
+            ("b", "KMSAccessDeniedException", 9),
+        ]),
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let keys = ["a", "a", "b", "c", "a", "b"];
+    let entries = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| kinesis_entry(i, k, format!("{k}-{i}").as_bytes()))
+        .collect();
+    let d = Destination::Kinesis {
+        stream: "detector".into(),
+    };
+    let out = dispatch(batch::pack(&d, entries, true), &sinks, &dispatch_options(4)).await;
+    let got = outcomes(&out);
+    assert_eq!(got[0], (TargetStatus::Delivered, false, 2, None));
+    assert_eq!(
+        got[2],
+        (
+            TargetStatus::Failed,
+            false,
+            1,
+            Some("KMSAccessDeniedException".into())
+        )
+    );
+    assert_eq!(
+        got[5].0,
+        TargetStatus::Skipped,
+        "b's later record waits for b-2"
+    );
+    for i in [1, 3, 4] {
+        assert_eq!(got[i].0, TargetStatus::Delivered, "record {i}");
+    }
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let order = |key: &str| -> Vec<String> {
+            s.accepted
+                .iter()
+                .filter(|a| a.message_id == key)
+                .map(|a| String::from_utf8(a.payload.clone()).unwrap())
+                .collect()
+        };
+        assert_eq!(order("a"), ["a-0", "a-1", "a-4"]);
+        assert_eq!(order("b"), Vec::<String>::new());
+        // No call held two records of one key.
+        for c in &s.calls {
+            let mut seen = std::collections::HashSet::new();
+            assert!(c.message_ids.iter().all(|k| seen.insert(k)), "{c:?}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn eventbridge_failed_entries_are_mapped_by_position() {
+    let stub = Stub::start(Behaviour {
+        entry_errors: scripted(&[("m-1", "InternalFailure", 1), ("m-2", "MalformedDetail", 9)]),
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let entries = (0..3)
+        .map(|i| {
+            let detail = format!(r#"{{"id":"m-{i}","attributes":{{}},"payload":{{"n":{i}}}}}"#);
+            let mut e = entry(
+                i,
+                &format!("m-{i}"),
+                detail.as_bytes(),
+                event_params("iot.fanout"),
+            );
+            e.timestamp = Some(1_732_270_000_000);
+            e
+        })
+        .collect();
+    let d = Destination::EventBridge {
+        event_bus: "alarms".into(),
+    };
+    let out = dispatch(batch::pack(&d, entries, true), &sinks, &dispatch_options(4)).await;
+    assert_eq!(
+        outcomes(&out),
+        vec![
+            (TargetStatus::Delivered, false, 1, None),
+            (TargetStatus::Delivered, false, 2, None),
+            (
+                TargetStatus::Failed,
+                false,
+                1,
+                Some("MalformedDetail".into())
+            ),
+        ]
+    );
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let m0 = s.accepted.iter().find(|a| a.message_id == "m-0").unwrap();
+        assert_eq!(m0.destination, "alarms");
+        assert_eq!(
+            m0.timestamp,
+            Some(1_732_270_000_000),
+            "Time travels with the event"
+        );
+    });
+}
+
+#[tokio::test]
+async fn sqs_failed_entries_retry_unless_the_sender_is_at_fault() {
+    let stub = Stub::start(Behaviour {
+        entry_errors: scripted(&[
+            (r#"{"n":1}"#, "InternalError", 1),
+            (r#"{"n":2}"#, "InvalidMessageContents", 9),
+        ]),
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let entries = (0..3)
+        .map(|i| {
+            entry(
+                i,
+                &format!("m{i}"),
+                format!("{{\"n\":{i}}}").as_bytes(),
+                sqs_params(Some("sensor-42")),
+            )
+        })
+        .collect();
+    let d = Destination::Sqs {
+        queue_url: format!("{}/123456789012/telemetry.fifo", stub.url),
+    };
+    let out = dispatch(batch::pack(&d, entries, true), &sinks, &dispatch_options(4)).await;
+    let got = outcomes(&out);
+    assert_eq!(got[0], (TargetStatus::Delivered, false, 1, None));
+    assert_eq!(got[1], (TargetStatus::Delivered, false, 2, None));
+    assert_eq!(
+        got[2],
+        (
+            TargetStatus::Failed,
+            false,
+            1,
+            Some("InvalidMessageContents".into())
+        )
+    );
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        // One message of the group per call: each waited for the one before it.
+        assert!(
+            s.calls.iter().all(|c| c.message_ids.len() == 1),
+            "{:?}",
+            s.calls
+        );
+    });
+}
+
+#[tokio::test]
+async fn live_destinations_classify_whole_call_errors() {
+    let mut call_errors = HashMap::new();
+    call_errors.insert(
+        "hot".to_owned(),
+        (400, "ProvisionedThroughputExceededException".to_owned()),
+    );
+    call_errors.insert(
+        "gone".to_owned(),
+        (400, "ResourceNotFoundException".to_owned()),
+    );
+    call_errors.insert(
+        "locked".to_owned(),
+        (400, "AccessDeniedException".to_owned()),
+    );
+    let stub = Stub::start(Behaviour {
+        call_errors,
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let err = sinks
+        .kinesis
+        .send(&call(
+            Destination::Kinesis {
+                stream: "hot".into(),
+            },
+            vec![kinesis_entry(0, "k", b"x")],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Throttled, "{err:?}");
+    let err = sinks
+        .firehose
+        .send(&call(
+            Destination::Firehose {
+                delivery_stream: "gone".into(),
+            },
+            vec![firehose_entry(0, b"{}\n")],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(
+        err.message
+            .contains("Firehose stream `gone` does not exist"),
+        "{}",
+        err.message
+    );
+    let err = sinks
+        .eventbridge
+        .send(&call(
+            Destination::EventBridge {
+                event_bus: "locked".into(),
+            },
+            vec![entry(0, "m", br#"{"id":"m"}"#, event_params("iot"))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(
+        err.message.contains("events:PutEvents") && err.message.contains("`locked`"),
+        "{}",
+        err.message
+    );
 }

@@ -44,7 +44,7 @@ async fn messages_event_is_delivered_everywhere() {
             (2, "h-3", "delivered")
         ]
     );
-    assert_eq!(results[0]["targets"].as_array().unwrap().len(), 4);
+    assert_eq!(results[0]["targets"].as_array().unwrap().len(), 6);
     assert_eq!(a.body["summary"]["delivered"], 3);
     assert_eq!(
         destinations(&outbox(&h.outbox)),
@@ -52,6 +52,8 @@ async fn messages_event_is_delivered_everywhere() {
             "analytics:telemetry_line3",
             "analytics:telemetry_line4",
             "events:overheat_detector",
+            "firehose:fanout-telemetry",
+            "kinesis:fanout-events",
             "mqtt:dashboards/plant1/line3/sensor-42",
             "mqtt:dashboards/plant1/line4/sensor-7",
             "shadow:sensor-42",
@@ -85,10 +87,27 @@ async fn dry_run_returns_the_plan_and_sends_nothing() {
     assert_eq!(a.body["messages"].as_array().unwrap().len(), 3);
     assert_eq!(
         a.body["messages"][0]["targets"].as_array().unwrap().len(),
-        4
+        6
     );
     let calls = a.body["calls"].as_array().unwrap();
-    assert_eq!(calls.len(), 7);
+    assert_eq!(calls.len(), 9);
+    // The dry run shows the live destinations' calls: both telemetry messages share one
+    // Firehose call, and one call of the ordered Kinesis stream (two devices, two keys).
+    let kinesis = calls
+        .iter()
+        .find(|c| c["destination"]["kind"] == "kinesis")
+        .unwrap();
+    assert_eq!(kinesis["destination"]["stream"], "fanout-events");
+    assert_eq!(kinesis["ordered"], true);
+    assert_eq!(kinesis["messages"], serde_json::json!([0, 1]));
+    let firehose = calls
+        .iter()
+        .find(|c| c["destination"]["kind"] == "firehose")
+        .unwrap();
+    assert_eq!(
+        firehose["destination"]["deliveryStream"],
+        "fanout-telemetry"
+    );
     assert!(calls.iter().all(|c| c["bytes"].as_u64().unwrap() > 0));
     assert!(outbox(&h.outbox).is_empty(), "a dry run must not send");
 }
@@ -130,8 +149,8 @@ async fn invalid_messages_get_reasons_and_the_rest_is_delivered() {
     );
     assert_eq!(
         outbox(&h.outbox).len(),
-        2,
-        "only message 0 is sent (analytics + mqtt)"
+        4,
+        "only message 0 is sent (analytics, mqtt, firehose, kinesis)"
     );
 }
 

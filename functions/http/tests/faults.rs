@@ -86,7 +86,7 @@ fn reported(body: &Value) -> Vec<(String, bool)> {
 }
 
 fn first_calls() -> usize {
-    N.div_ceil(100) + N.div_ceil(10)
+    faults::first_calls(N)
 }
 
 #[tokio::test]
@@ -111,13 +111,15 @@ async fn mixed_faults_are_retried_and_accounted() {
 
 #[tokio::test]
 async fn slow_answers_past_the_deadline_are_reported_failed_in_time() {
-    let budget = Duration::from_millis(1_500);
+    let budget = Duration::from_millis(2_000);
     let faults = RandomFaults {
         delay: Duration::from_millis(400),
         seed: 12,
         ..RandomFaults::default()
     };
-    let (stub, status, body, elapsed) = run(faults, budget, 300).await;
+    // The margin is the time kept for reporting: this answer lists six targets for each of
+    // 2,000 messages, which a debug build on a loaded machine needs more than 500 ms to write.
+    let (stub, status, body, elapsed) = run(faults, budget, 800).await;
     assert!(
         elapsed < budget,
         "answered after {elapsed:?}, past the {budget:?} deadline"

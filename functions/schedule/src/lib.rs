@@ -151,9 +151,14 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
         Value::String(name) => named("`job`", name),
         Value::Object(_) => {
             check_inline_job(field)?;
-            Job::parse(field, 1, &app.engine.config().limits)
-                .map(Cow::Owned)
-                .map_err(|e| ScheduleError::InlineJob(e.to_string()))
+            Job::parse(
+                field,
+                1,
+                &app.engine.config().limits,
+                app.engine.routes().redirect(),
+            )
+            .map(Cow::Owned)
+            .map_err(|e| ScheduleError::InlineJob(e.to_string()))
         }
         _ => Err(ScheduleError::BadJobField),
     };

@@ -9,6 +9,7 @@
 mod harness;
 
 use harness::{Run, failures, run};
+use serde_json::Value;
 
 fn destinations(run: &Run) -> Vec<(&str, &str)> {
     let mut d: Vec<(&str, &str)> = run
@@ -29,9 +30,12 @@ async fn telemetry_event_reaches_every_destination_kind() {
         vec![
             ("analytics", "telemetry_line3"),
             ("analytics", "telemetry_line4"),
+            ("eventbridge", "fanout-alarms"),
             ("events", "overheat_detector"),
+            ("firehose", "fanout-telemetry"),
             ("fleet", "/a1BwAGV/gateway-1/user/command"),
             ("fleet", "/a1BwAGV/pump-3/user/command"),
+            ("kinesis", "fanout-events"),
             ("mqtt", "dashboards/plant1/line3/sensor-42"),
             ("mqtt", "dashboards/plant1/line4/sensor-7"),
             ("shadow", "pump-3"),
@@ -39,6 +43,10 @@ async fn telemetry_event_reaches_every_destination_kind() {
             (
                 "sns",
                 "arn:aws:sns:us-east-1:123456789012:fanout-audit.fifo"
+            ),
+            (
+                "sqs",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/fanout-alarms.fifo"
             ),
         ]
     );
@@ -79,6 +87,33 @@ async fn telemetry_event_reaches_every_destination_kind() {
     let shadow = find("pump-3");
     assert_eq!(shadow["shadowName"], "config");
     assert_eq!(shadow["body"], r#"{"state": {"desired": {"rpm": 1200}}}"#);
+
+    // The telemetry archive: newline-delimited JSON into Firehose, and the ordered stream keyed
+    // by device, where the two devices' records share one call.
+    let archive = &find("fanout-telemetry")["Records"];
+    assert_eq!(archive.as_array().unwrap().len(), 2);
+    assert_eq!(archive[1]["Data"], "eyJ0ZW1wIjogMjEuMH0K"); // {"temp": 21.0}\n
+    let stream = &find("fanout-events")["Records"];
+    assert_eq!(stream[0]["PartitionKey"], "sensor-42");
+    assert_eq!(stream[1]["PartitionKey"], "sensor-7");
+
+    // The alarm: an event whose Detail is the message envelope, and a FIFO queue message
+    // grouped by device with a deterministic deduplication id.
+    let event = &find("fanout-alarms")["Entries"][0];
+    assert_eq!(event["Source"], "iot.fanout");
+    assert_eq!(event["Time"], 1_732_270_005_000_i64);
+    let detail: Value = serde_json::from_str(event["Detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["id"], "m-0005");
+    assert_eq!(detail["payload"]["alarm"], "vibration");
+    let queued =
+        &find("https://sqs.us-east-1.amazonaws.com/123456789012/fanout-alarms.fifo")["Entries"][0];
+    assert_eq!(queued["MessageGroupId"], "pump-3");
+    assert!(
+        queued["MessageDeduplicationId"]
+            .as_str()
+            .unwrap()
+            .starts_with("m-0005-")
+    );
 }
 
 #[tokio::test]
@@ -126,6 +161,8 @@ async fn invalid_records_are_reported_and_the_rest_delivered() {
         destinations(&run),
         vec![
             ("analytics", "telemetry_line9"),
+            ("firehose", "fanout-telemetry"),
+            ("kinesis", "fanout-events"),
             ("mqtt", "dashboards/plant1/line9/sensor-9")
         ]
     );

@@ -78,7 +78,7 @@ async fn run(
 }
 
 fn first_calls() -> usize {
-    N.div_ceil(100) + N.div_ceil(10)
+    faults::first_calls(N)
 }
 
 async fn scenario(name: &str, faults: RandomFaults) {

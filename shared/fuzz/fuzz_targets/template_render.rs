@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let fallback = r#"{"id": "m", "topic": "a/b", "attributes": {"k": "v"}, "payload": {"a": [1, 2]}}"#;
     let msg = Message::decode(message, Some("m")).or_else(|_| Message::decode(fallback, None));
     if let Ok(msg) = msg {
-        let extras = Extras { product_key: Some("pk"), device_name: Some("dev"), topic_short_name: None };
+        let extras = Extras { product_key: Some("pk"), device_name: Some("dev"), ..Extras::default() };
         let _ = template.render(&msg, &extras);
     }
 });

@@ -21,7 +21,7 @@ use index::TopicIndex;
 
 pub use pattern::{Pattern, PatternError};
 pub(crate) use target::without_values;
-pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, SpecError, TargetSpec};
+pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, Redirect, SpecError, TargetSpec};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 
@@ -51,6 +51,7 @@ pub struct RoutingTable {
     default: Fallback,
     jobs: Vec<Job>,
     errors: ErrorRouting,
+    redirect: Redirect,
 }
 
 /// Where error records go: the table's `errors` target, each route's override, and whether
@@ -155,6 +156,8 @@ struct RawTable {
     jobs: Vec<Value>,
     errors: Option<Value>,
     on_failure: Option<String>,
+    /// Retired kinds (`analytics`, `events`) mapped to live targets.
+    redirect: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -206,11 +209,22 @@ impl RoutingTable {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw: RawTable =
             serde_json::from_str(text).map_err(|e| table_err("routing table", e))?;
+        let redirect = match &raw.redirect {
+            None => Redirect::default(),
+            Some(value) => Redirect::parse(value, limits).map_err(|e| {
+                let location = if e.field.is_empty() {
+                    "redirect".to_owned()
+                } else {
+                    format!("redirect field \"{}\"", e.field)
+                };
+                table_err(location, e.reason)
+            })?,
+        };
         let mut names = HashSet::new();
         let mut routes = Vec::with_capacity(raw.routes.len());
         let mut wildcards = 0;
         for (i, value) in raw.routes.iter().enumerate() {
-            let route = Route::parse(i, value, limits)?;
+            let route = Route::parse(i, value, limits, &redirect)?;
             if !names.insert(Arc::clone(&route.name)) {
                 return Err(table_err(
                     format!("route \"{}\"", route.name),
@@ -237,7 +251,7 @@ impl RoutingTable {
                 targets: Some(targets),
             }) => Fallback::Targets(
                 Arc::from(DEFAULT_ROUTE),
-                parse_targets(DEFAULT_ROUTE, &targets, false, limits)?,
+                parse_targets(DEFAULT_ROUTE, &targets, false, limits, &redirect)?,
             ),
             Some(RawDefault {
                 action: Some(action),
@@ -272,7 +286,7 @@ impl RoutingTable {
         let table_errors = raw
             .errors
             .as_ref()
-            .map(|v| error_target("errors", v, limits))
+            .map(|v| error_target("errors", v, limits, &redirect))
             .transpose()?;
         if on_failure == OnFailure::Errors
             && table_errors.is_none()
@@ -293,7 +307,7 @@ impl RoutingTable {
         };
         let mut jobs: Vec<Job> = Vec::with_capacity(raw.jobs.len());
         for (i, value) in raw.jobs.iter().enumerate() {
-            let job = Job::parse(value, i + 1, limits)?;
+            let job = Job::parse(value, i + 1, limits, &redirect)?;
             if jobs.iter().any(|j| j.name() == job.name()) {
                 return Err(table_err(
                     format!("job \"{}\"", job.name()),
@@ -308,6 +322,7 @@ impl RoutingTable {
             default,
             jobs,
             errors,
+            redirect,
         })
     }
 
@@ -325,11 +340,26 @@ impl RoutingTable {
         &self.jobs
     }
 
-    /// A table of one route that sends every message to `targets` (explicit targets, jobs).
+    /// The table's `redirect` of retired kinds, for jobs defined outside it (inline jobs).
+    pub fn redirect(&self) -> &Redirect {
+        &self.redirect
+    }
+
+    /// A table of one route that sends every message to `targets` (explicit targets).
     pub fn single(
         name: &str,
         targets: &[Value],
         limits: &ContractLimits,
+    ) -> Result<RoutingTable, TableError> {
+        RoutingTable::single_redirected(name, targets, limits, &Redirect::default())
+    }
+
+    /// [`RoutingTable::single`] under a table's `redirect` (a job's targets).
+    pub fn single_redirected(
+        name: &str,
+        targets: &[Value],
+        limits: &ContractLimits,
+        redirect: &Redirect,
     ) -> Result<RoutingTable, TableError> {
         Ok(RoutingTable {
             routes: vec![Route {
@@ -339,12 +369,13 @@ impl RoutingTable {
                 topics: Vec::new(),
                 attributes: None,
                 payload: None,
-                targets: parse_targets(name, targets, false, limits)?,
+                targets: parse_targets(name, targets, false, limits, redirect)?,
             }],
             index: TopicIndex::new([&[][..]]),
             default: Fallback::Reject,
             jobs: Vec::new(),
             errors: ErrorRouting::default(),
+            redirect: redirect.clone(),
         })
     }
 
@@ -406,7 +437,12 @@ impl RoutingTable {
 }
 
 impl Route {
-    fn parse(index: usize, value: &Value, limits: &ContractLimits) -> Result<Route, TableError> {
+    fn parse(
+        index: usize,
+        value: &Value,
+        limits: &ContractLimits,
+        redirect: &Redirect,
+    ) -> Result<Route, TableError> {
         let label = match value.get("name").and_then(Value::as_str) {
             Some(name) => format!("route \"{name}\""),
             None => format!("route {}", index + 1),
@@ -450,11 +486,11 @@ impl Route {
                 )
             }
         };
-        let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits)?;
+        let targets = parse_targets(&raw.name, &raw.targets, raw.ordered, limits, redirect)?;
         let errors = raw
             .errors
             .as_ref()
-            .map(|v| error_target(&format!("{label} errors"), v, limits))
+            .map(|v| error_target(&format!("{label} errors"), v, limits, redirect))
             .transpose()?;
         Ok(Route {
             errors,
@@ -498,7 +534,12 @@ pub const ERRORS_ROUTE: &str = "errors";
 
 /// An error destination: any target, named without templates (an invalid message may have no
 /// field to fill one), rendered once here.
-fn error_target(at: &str, value: &Value, limits: &ContractLimits) -> Result<Target, TableError> {
+fn error_target(
+    at: &str,
+    value: &Value,
+    limits: &ContractLimits,
+    redirect: &Redirect,
+) -> Result<Target, TableError> {
     let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
     let located = |e: target::SpecError| {
         if e.field.is_empty() {
@@ -507,7 +548,7 @@ fn error_target(at: &str, value: &Value, limits: &ContractLimits) -> Result<Targ
             table_err(format!("{at} ({kind}) field \"{}\"", e.field), e.reason)
         }
     };
-    let spec = TargetSpec::parse(value, false, limits).map_err(located)?;
+    let spec = TargetSpec::parse_in_table(value, false, limits, redirect).map_err(located)?;
     if spec.reads_message() {
         return Err(table_err(
             format!("{at} ({kind})"),
@@ -535,6 +576,7 @@ fn parse_targets(
     targets: &[Value],
     ordered: bool,
     limits: &ContractLimits,
+    redirect: &Redirect,
 ) -> Result<Vec<TargetSpec>, TableError> {
     if targets.is_empty() {
         return Err(table_err(
@@ -546,7 +588,7 @@ fn parse_targets(
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let spec = TargetSpec::parse(t, ordered, limits).map_err(|e| {
+            let spec = TargetSpec::parse_in_table(t, ordered, limits, redirect).map_err(|e| {
                 let kind = t.get("type").and_then(Value::as_str).unwrap_or("?");
                 let at = format!("route \"{route}\" target {} ({kind})", i + 1);
                 if e.field.is_empty() {
@@ -661,15 +703,77 @@ mod tests {
                 "mqtt:dashboards/plant1/line3/s-42@telemetry",
                 "events:overheat_detector@overheat",
                 "sns:arn:aws:sns:us-east-1:123456789012:fanout-alerts@overheat",
+                "firehose:fanout-telemetry@archive",
+                "kinesis:fanout-events@archive",
             ]
         );
         let cool = msg(
             r#"{"id": "m2", "topic": "plant1/line3/telemetry", "attributes": {"deviceId": "s-42"}, "payload": {"temp": 20}}"#,
         );
-        assert_eq!(destinations(t.route(&cool).unwrap()).len(), 2);
+        assert_eq!(destinations(t.route(&cool).unwrap()).len(), 4);
+        let alarm = msg(
+            r#"{"id": "m4", "topic": "plant1/line3/alarms", "attributes": {"deviceId": "s-42"}, "payload": {"level": 3}}"#,
+        );
+        assert_eq!(
+            destinations(t.route(&alarm).unwrap()),
+            [
+                "eventbridge:fanout-alarms@alarms",
+                "sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanout-alarms.fifo@alarms",
+            ]
+        );
         let other = msg(r#"{"id": "m3", "topic": "plant2/x", "payload": 1}"#);
         assert_eq!(t.route(&other).unwrap(), Routed::Rejected);
-        assert_eq!(t.route_names().count(), 5);
+        assert_eq!(t.route_names().count(), 7);
+    }
+
+    /// The sample table, written for IoT Analytics and IoT Events, moves to Firehose and Kinesis
+    /// with one added line: its analytics and events targets follow the redirect.
+    #[test]
+    fn one_redirect_line_moves_the_sample_table_off_the_retired_services() {
+        let mut sample: Value = serde_json::from_str(TABLE).unwrap();
+        sample["redirect"] = json!({
+            "analytics": {"type": "firehose", "deliveryStream": "iot-${channel}"},
+            "events": {"type": "kinesis", "stream": "iot-events", "partitionKey": "${input}"}
+        });
+        let t = RoutingTable::from_json(&sample.to_string(), &ContractLimits::default()).unwrap();
+        let hot = msg(
+            r#"{"id": "m1", "topic": "plant1/line3/telemetry", "attributes": {"deviceId": "s-42"}, "payload": {"temp": 81.5}}"#,
+        );
+        let got = destinations(t.route(&hot).unwrap());
+        assert_eq!(got[0], "firehose:iot-telemetry_line3@telemetry");
+        assert_eq!(got[2], "kinesis:iot-events@overheat");
+        assert!(
+            !got.iter()
+                .any(|d| d.starts_with("analytics:") || d.starts_with("events:")),
+            "{got:?}"
+        );
+        let err = |v: Value| table(v).unwrap_err().to_string();
+        assert!(
+            err(json!({"routes": [], "redirect": {"analytics": {"type": "mqtt", "topic": "x"}}}))
+                .starts_with(
+                    "redirect field \"analytics.type\": a redirect leads to a live destination"
+                )
+        );
+        assert!(
+            err(json!({"routes": [], "redirect": {"sns": {"type": "sqs", "queueUrl": "x"}}}))
+                .starts_with("redirect field \"sns\": only the retired kinds")
+        );
+        // Jobs follow the redirect too.
+        let jobs = table(json!({"routes": [], "redirect": {"events": {"type": "sqs",
+            "queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/${input}"}},
+            "jobs": [{"name": "j", "messages": [{"payload": 1}], "targets": [{"type": "events", "input": "alarms"}]}]}))
+        .unwrap();
+        let ts = jobs
+            .job("j")
+            .unwrap()
+            .inbound("run-1")
+            .remove(0)
+            .targets
+            .unwrap();
+        assert_eq!(
+            ts[0].destination.to_string(),
+            "sqs:https://sqs.us-east-1.amazonaws.com/123456789012/alarms"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Route targets: parsed and checked once at cold start, rendered into concrete [`Target`]s per message.
 
+mod live;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use crate::destination::{
 };
 use crate::message::{Message, Payload};
 use crate::validate::{self, ContractError, ContractLimits, NameSet};
+
+pub use live::Redirect;
 
 /// Alibaba IoT BatchPub publishes to at most 100 devices per call; a fleet target keeps that cap.
 pub const MAX_FLEET_DEVICES: usize = 100;
@@ -62,6 +66,8 @@ enum SpecKind {
         thing: Template,
         shadow: Option<Template>,
     },
+    /// Data Firehose, Kinesis, EventBridge or SQS (`live.rs`).
+    Live(live::LiveSpec),
 }
 
 #[derive(Deserialize)]
@@ -123,6 +129,11 @@ enum RawTarget {
         #[serde(default)]
         ordered: bool,
     },
+    Firehose(live::RawFirehose),
+    Kinesis(live::RawKinesis),
+    #[serde(rename = "eventbridge")]
+    EventBridge(live::RawEventBridge),
+    Sqs(live::RawSqs),
 }
 
 #[derive(Deserialize)]
@@ -391,6 +402,10 @@ impl TargetSpec {
                 },
                 ordered,
             ),
+            RawTarget::Firehose(r) => live_spec(live::RawLive::Firehose(r))?,
+            RawTarget::Kinesis(r) => live_spec(live::RawLive::Kinesis(r))?,
+            RawTarget::EventBridge(r) => live_spec(live::RawLive::EventBridge(r))?,
+            RawTarget::Sqs(r) => live_spec(live::RawLive::Sqs(r))?,
         };
         let spec = TargetSpec {
             kind,
@@ -489,6 +504,7 @@ impl TargetSpec {
                             product_key: Some(key),
                             device_name: Some(device),
                             topic_short_name: Some(short),
+                            ..Extras::default()
                         };
                         let rendered = topic
                             .render(&nobody, &extras)
@@ -502,6 +518,7 @@ impl TargetSpec {
                 }
                 Ok(())
             }
+            SpecKind::Live(live) => live.check_literals(),
             SpecKind::Analytics { .. } | SpecKind::Events { .. } | SpecKind::Shadow { .. } => {
                 Ok(())
             }
@@ -531,6 +548,7 @@ impl TargetSpec {
                     None => None,
                 },
             },
+            SpecKind::Live(spec) => spec.literal_destination()?,
         })
     }
 
@@ -571,6 +589,7 @@ impl TargetSpec {
                     || devices.iter().any(reads)
             }
             SpecKind::Shadow { thing, shadow } => reads(thing) || reads_opt(shadow),
+            SpecKind::Live(live) => live.reads_message(),
         }
     }
 
@@ -582,6 +601,7 @@ impl TargetSpec {
             SpecKind::Sns { .. } => "topicArn",
             SpecKind::Mqtt { .. } | SpecKind::Fleet { .. } => "topic",
             SpecKind::Shadow { .. } => "thing",
+            SpecKind::Live(ref spec) => spec.name_field(),
         }
     }
 
@@ -594,6 +614,7 @@ impl TargetSpec {
             SpecKind::Mqtt { .. } => "mqtt",
             SpecKind::Fleet { .. } => "fleet",
             SpecKind::Shadow { .. } => "shadow",
+            SpecKind::Live(ref spec) => spec.type_name(),
         }
     }
 
@@ -703,6 +724,7 @@ impl TargetSpec {
                         product_key: Some(&key),
                         device_name: Some(&device),
                         topic_short_name: Some(&topic_short_name),
+                        ..Extras::default()
                     };
                     let topic = topic
                         .render(msg, &extras)
@@ -723,6 +745,10 @@ impl TargetSpec {
                 },
                 EntryParams::Shadow,
             ),
+            SpecKind::Live(spec) => {
+                let (destination, params) = spec.render(msg)?;
+                push(destination, params);
+            }
         }
         Ok(())
     }
@@ -734,6 +760,11 @@ fn render_err(field: &str, e: RenderError) -> SpecError {
 
 /// Names a fleet's rendered product key or device in an error without quoting it.
 const FLEET: &str = "the fleet target";
+
+/// A live destination's target (see `live.rs`), with no variables besides the message's own.
+fn live_spec(raw: live::RawLive) -> Result<(SpecKind, bool), SpecError> {
+    live::parse(raw, &[]).map(|(spec, ordered)| (SpecKind::Live(spec), ordered))
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -1017,6 +1048,7 @@ mod tests {
             ],
             false,
             &ContractLimits::default(),
+            &Redirect::default(),
         )
         .unwrap();
         let msg = Message::decode(

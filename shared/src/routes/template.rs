@@ -92,6 +92,8 @@ pub struct Extras<'a> {
     pub product_key: Option<&'a str>,
     pub device_name: Option<&'a str>,
     pub topic_short_name: Option<&'a str>,
+    /// The retired target's rendered name, for a `redirect` (`${channel}`, `${input}`).
+    pub redirected: Option<&'a str>,
 }
 
 impl Template {
@@ -262,10 +264,11 @@ fn check_value(slot: Slot, var: &Var, value: &str) -> Result<(), String> {
 }
 
 fn parse_var(name: &str, extras: &[&'static str]) -> Result<Var, TemplateError> {
-    let extras_hint = if extras.is_empty() {
-        ""
-    } else {
-        ", productKey, deviceName or topicShortName"
+    let extras_hint = match extras {
+        [] => "",
+        ["channel"] => ", or channel (the redirected IoT Analytics channel)",
+        ["input"] => ", or input (the redirected IoT Events input)",
+        _ => ", productKey, deviceName or topicShortName",
     };
     let unknown = || TemplateError::Unknown(name.to_owned(), extras_hint);
     match name {
@@ -368,6 +371,7 @@ fn render_var(
             let value = match *name {
                 "productKey" => extras.product_key,
                 "deviceName" => extras.device_name,
+                "channel" | "input" => extras.redirected,
                 _ => extras.topic_short_name,
             };
             out.push_str(value.ok_or_else(|| fail("not available here".to_owned()))?);
@@ -532,6 +536,7 @@ mod tests {
             product_key: Some("pk"),
             device_name: Some("dev"),
             topic_short_name: Some("get"),
+            ..Extras::default()
         };
         assert_eq!(t.render(&msg(), &extras).unwrap(), "/pk/dev/user/get");
         assert_eq!(t.as_literal(), None);

@@ -1,8 +1,9 @@
 //! AWS wiring: the SDK configuration, one client per service, and how SDK errors become
 //! [`CallError`]s the dispatcher can act on (throttled, transient or permanent).
 
+use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
@@ -13,17 +14,23 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::analytics::AnalyticsSink;
+use super::eventbridge::EventBridgeSink;
 use super::events::EventsSink;
+use super::firehose::FirehoseSink;
+use super::kinesis::KinesisSink;
 use super::publish::PublishSink;
 use super::shadow::ShadowSink;
 use super::sns::SnsSink;
+use super::sqs::SqsSink;
 use super::{Call, CallError, CallReport, Entry, EntryFailure, ErrorClass, Sinks};
 
 /// Loads region, credentials and endpoints the standard way: environment, profile, then the
 /// Lambda/container credential providers. `AWS_ENDPOINT_URL` and the per-service
-/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS` and
-/// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA` are applied by the SDK itself when each client is built
-/// from this config (service ids "SNS", "IoT Data Plane", "IoTAnalytics", "IoT Events Data").
+/// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS`,
+/// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA`, `AWS_ENDPOINT_URL_FIREHOSE`, `AWS_ENDPOINT_URL_KINESIS`,
+/// `AWS_ENDPOINT_URL_EVENTBRIDGE` and `AWS_ENDPOINT_URL_SQS` are applied by the SDK itself when
+/// each client is built from this config (service ids "SNS", "IoT Data Plane", "IoTAnalytics",
+/// "IoT Events Data", "Firehose", "Kinesis", "EventBridge", "SQS").
 pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
@@ -73,12 +80,77 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
             .retry_config(RetryConfig::disabled())
             .build(),
     );
+    let firehose = LazyClient::new(config, |c| {
+        aws_sdk_firehose::Client::from_conf(
+            aws_sdk_firehose::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let kinesis = LazyClient::new(config, |c| {
+        aws_sdk_kinesis::Client::from_conf(
+            aws_sdk_kinesis::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let eventbridge = LazyClient::new(config, |c| {
+        aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
+    let sqs = LazyClient::new(config, |c| {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(c)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    });
     Sinks {
         analytics: Arc::new(AnalyticsSink::new(analytics)),
         events: Arc::new(EventsSink::new(events)),
         sns: Arc::new(SnsSink::new(sns)),
         publish: Arc::new(PublishSink::new(iot_data.clone())),
         shadow: Arc::new(ShadowSink::new(iot_data)),
+        firehose: Arc::new(FirehoseSink::new(firehose)),
+        kinesis: Arc::new(KinesisSink::new(kinesis)),
+        eventbridge: Arc::new(EventBridgeSink::new(eventbridge)),
+        sqs: Arc::new(SqsSink::new(sqs)),
+    }
+}
+
+/// An SDK client built on its first call. Building a client takes about a millisecond (its
+/// configuration layers and endpoint rules); the four clients of the live destinations built
+/// at cold start took the functions from 6 to 11 ms to ready, past their 10 ms budget
+/// (BENCHMARKS.md, cold start). Built later, each costs its first call that millisecond, once
+/// per instance; they share the HTTPS client, whose root certificates are already loaded.
+pub struct LazyClient<C> {
+    config: SdkConfig,
+    client: OnceLock<C>,
+    build: fn(&SdkConfig) -> C,
+}
+
+impl<C> LazyClient<C> {
+    pub fn new(config: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        LazyClient {
+            config: config.clone(),
+            client: OnceLock::new(),
+            build,
+        }
+    }
+
+    pub fn get(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.config))
+    }
+}
+
+impl<C> fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("built", &self.client.get().is_some())
+            .finish()
     }
 }
 
@@ -93,7 +165,9 @@ pub(crate) struct Target<'a> {
     pub(crate) name: &'a str,
 }
 
-/// Error codes that mean "slow down": retry after backing off.
+/// Error codes that mean "slow down": retry after backing off. Kinesis throttles a whole
+/// PutRecords with `ProvisionedThroughputExceededException` or `KMSThrottlingException`, SQS
+/// with `RequestThrottled` or `KmsThrottled` (their API references).
 const THROTTLED_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
@@ -101,6 +175,10 @@ const THROTTLED_CODES: &[&str] = &[
     "ThrottledException",
     "TooManyRequestsException",
     "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "KMSThrottlingException",
+    "RequestThrottled",
+    "KmsThrottled",
 ];
 
 /// Error codes of a service-side fault: retry.
@@ -237,7 +315,12 @@ fn service_message(code: &str, status: u16, detail: &str, target: Target<'_>) ->
             code,
             "AuthorizationError" | "UnauthorizedException" | "ForbiddenException"
         );
-    let missing = status == 404 || code.contains("NotFound");
+    // SQS says `QueueDoesNotExist` (and `AWS.SimpleQueueService.NonExistentQueue` on the query
+    // protocol).
+    let missing = status == 404
+        || code.contains("NotFound")
+        || code.contains("DoesNotExist")
+        || code.contains("NonExistent");
     if denied {
         format!("access denied: the function's role needs `{action}` on {what} `{name}`{detail}")
     } else if missing {

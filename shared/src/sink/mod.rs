@@ -2,11 +2,16 @@
 
 pub mod analytics;
 pub mod aws;
+pub mod eventbridge;
 pub mod events;
+pub mod firehose;
+pub mod kinesis;
 pub mod outbox;
 pub mod publish;
+mod results;
 pub mod shadow;
 pub mod sns;
+pub mod sqs;
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,7 +36,8 @@ pub struct Entry {
     /// Index of the target among the message's targets, so results find their slot directly
     /// (a fleet message has one target per device: a search per result cost O(devices²)).
     pub target: usize,
-    /// Deterministic downstream id (IoT Analytics/Events messageId, SNS FIFO deduplication id).
+    /// Deterministic downstream id (IoT Analytics/Events messageId, SNS and SQS FIFO
+    /// deduplication ids).
     pub id: String,
     /// Bytes sent as the message body.
     pub payload: Arc<[u8]>,
@@ -42,10 +48,29 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The SNS message group, which orders FIFO deliveries.
+    /// What orders the entry within an ordered lane: the SNS or SQS message group, or the Kinesis
+    /// partition key (records of one key keep their order in the stream's shard).
     pub fn group(&self) -> Option<&str> {
         match &self.params {
             EntryParams::Sns(p) => p.group_id.as_deref(),
+            EntryParams::Sqs(p) => p.group_id.as_deref(),
+            EntryParams::Kinesis(p) => Some(&p.partition_key),
+            _ => None,
+        }
+    }
+
+    /// The SQS MessageDeduplicationId: the deterministic entry id on FIFO queues. Sent even when
+    /// the queue deduplicates by content: an explicit id takes precedence, and it survives a
+    /// redelivered record whose body is the same.
+    pub fn sqs_deduplication_id(&self, destination: &Destination) -> Option<&str> {
+        (matches!(self.params, EntryParams::Sqs(_)) && destination.is_fifo()).then_some(&self.id)
+    }
+
+    /// A byte cap on the entry's call below its kind's own: an SQS queue's MaximumMessageSize
+    /// bounds a whole SendMessageBatch, not only one message (its `maxMessageBytes`).
+    pub fn call_byte_cap(&self) -> Option<usize> {
+        match &self.params {
+            EntryParams::Sqs(p) => Some(p.max_message_bytes),
             _ => None,
         }
     }
@@ -152,6 +177,10 @@ pub struct Sinks {
     /// MQTT topics and device fleets: both are IoT Core publishes.
     pub publish: Arc<dyn Sink>,
     pub shadow: Arc<dyn Sink>,
+    pub firehose: Arc<dyn Sink>,
+    pub kinesis: Arc<dyn Sink>,
+    pub eventbridge: Arc<dyn Sink>,
+    pub sqs: Arc<dyn Sink>,
 }
 
 impl Sinks {
@@ -162,7 +191,11 @@ impl Sinks {
             events: sink.clone(),
             sns: sink.clone(),
             publish: sink.clone(),
-            shadow: sink,
+            shadow: sink.clone(),
+            firehose: sink.clone(),
+            kinesis: sink.clone(),
+            eventbridge: sink.clone(),
+            sqs: sink,
         }
     }
 
@@ -173,6 +206,10 @@ impl Sinks {
             Kind::Sns => self.sns.as_ref(),
             Kind::Mqtt | Kind::Fleet => self.publish.as_ref(),
             Kind::Shadow => self.shadow.as_ref(),
+            Kind::Firehose => self.firehose.as_ref(),
+            Kind::Kinesis => self.kinesis.as_ref(),
+            Kind::EventBridge => self.eventbridge.as_ref(),
+            Kind::Sqs => self.sqs.as_ref(),
         }
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{Call, CallError, CallReport, Entry, ErrorClass, Sink};
-use crate::destination::{Destination, EntryParams, PublishParams, SnsParams};
+use crate::destination::{Destination, EntryParams, PublishParams, SnsAttribute, SnsParams};
 
 /// File name of the outbox inside its folder.
 pub const FILE_NAME: &str = "calls.jsonl";
@@ -110,8 +110,9 @@ impl<'a> Record<'a> {
 }
 
 /// The request each API receives, in the member names of its API reference. REST-JSON blobs
-/// (IoT Analytics, IoT Events) are base64 as on the wire; SNS entries use the PublishBatch
-/// member names; IoT Core publish and shadow requests show their HTTP body.
+/// (IoT Analytics, IoT Events) and JSON-protocol blobs (Firehose, Kinesis) are base64 as on the
+/// wire; SNS entries use the PublishBatch member names, EventBridge and SQS entries those of
+/// PutEvents and SendMessageBatch; IoT Core publish and shadow requests show their HTTP body.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Request<'a> {
@@ -143,6 +144,28 @@ enum Request<'a> {
         shadow_name: Option<&'a str>,
         #[serde(flatten)]
         body: Body<'a>,
+    },
+    #[serde(rename_all = "PascalCase")]
+    Firehose {
+        delivery_stream_name: &'a str,
+        records: Vec<DataRecord<'a>>,
+    },
+    #[serde(rename_all = "PascalCase")]
+    Kinesis {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream_name: Option<&'a str>,
+        #[serde(rename = "StreamARN", skip_serializing_if = "Option::is_none")]
+        stream_arn: Option<&'a str>,
+        records: Vec<DataRecord<'a>>,
+    },
+    #[serde(rename_all = "PascalCase")]
+    EventBridge {
+        entries: Vec<EventView<'a>>,
+    },
+    #[serde(rename_all = "PascalCase")]
+    Sqs {
+        queue_url: &'a str,
+        entries: Vec<SqsEntry<'a>>,
     },
 }
 
@@ -201,6 +224,128 @@ impl<'a> Request<'a> {
                 shadow_name: shadow.as_deref(),
                 body: Body::of(call.entries.first())?,
             },
+            Destination::Firehose { delivery_stream } => Request::Firehose {
+                delivery_stream_name: delivery_stream,
+                records: DataRecord::all(call)?,
+            },
+            Destination::Kinesis { stream } => {
+                let arn = stream.starts_with("arn:");
+                Request::Kinesis {
+                    stream_name: (!arn).then_some(stream.as_str()),
+                    stream_arn: arn.then_some(stream.as_str()),
+                    records: DataRecord::all(call)?,
+                }
+            }
+            Destination::EventBridge { event_bus } => Request::EventBridge {
+                entries: call
+                    .entries
+                    .iter()
+                    .filter_map(|e| EventView::of(e, event_bus))
+                    .collect(),
+            },
+            Destination::Sqs { queue_url } => Request::Sqs {
+                queue_url,
+                entries: call
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| SqsEntry::of(i, e, &call.destination))
+                    .collect(),
+            },
+        })
+    }
+}
+
+/// A Firehose or Kinesis record: its data in base64 (and a Kinesis record's keys).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataRecord<'a> {
+    data: Box<RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explicit_hash_key: Option<&'a str>,
+}
+
+impl<'a> DataRecord<'a> {
+    fn all(call: &'a Call) -> serde_json::Result<Vec<Self>> {
+        call.entries
+            .iter()
+            .map(|e| {
+                let kinesis = match &e.params {
+                    EntryParams::Kinesis(p) => Some(p.as_ref()),
+                    _ => None,
+                };
+                Ok(DataRecord {
+                    data: base64_literal(&e.payload)?,
+                    partition_key: kinesis.map(|p| p.partition_key.as_str()),
+                    explicit_hash_key: kinesis.and_then(|p| p.explicit_hash_key.as_deref()),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One PutEvents entry; Time in milliseconds since the epoch, as the message carried it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EventView<'a> {
+    event_bus_name: &'a str,
+    source: &'a str,
+    detail_type: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    resources: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time: Option<i64>,
+}
+
+impl<'a> EventView<'a> {
+    fn of(e: &'a Entry, event_bus: &'a str) -> Option<Self> {
+        let EntryParams::EventBridge(p) = &e.params else {
+            return None;
+        };
+        Some(EventView {
+            event_bus_name: event_bus,
+            source: &p.source,
+            detail_type: &p.detail_type,
+            // The Detail is JSON text, built with the entry.
+            detail: std::str::from_utf8(&e.payload).unwrap_or(""),
+            resources: &p.resources,
+            time: e.timestamp,
+        })
+    }
+}
+
+/// One SendMessageBatch entry.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct SqsEntry<'a> {
+    id: String,
+    message_body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delay_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_deduplication_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    message_attributes: Vec<SnsAttributeView<'a>>,
+}
+
+impl<'a> SqsEntry<'a> {
+    fn of(index: usize, e: &'a Entry, destination: &Destination) -> Option<Self> {
+        let EntryParams::Sqs(p) = &e.params else {
+            return None;
+        };
+        Some(SqsEntry {
+            id: index.to_string(),
+            // Entries for SQS carry UTF-8 text (JSON, or base64 of a binary payload).
+            message_body: std::str::from_utf8(&e.payload).unwrap_or(""),
+            delay_seconds: p.delay_seconds,
+            message_group_id: p.group_id.as_deref(),
+            message_deduplication_id: e.sqs_deduplication_id(destination),
+            message_attributes: p.attributes.iter().map(SnsAttributeView::of).collect(),
         })
     }
 }
@@ -263,15 +408,7 @@ impl<'a> SnsEntry<'a> {
             // the id the SNS sink sends whenever that is not known.
             message_deduplication_id: e.sns_deduplication_id(destination, false),
             message_structure: p.message_structure_json.then_some("json"),
-            message_attributes: p
-                .attributes
-                .iter()
-                .map(|a| SnsAttributeView {
-                    name: &a.name,
-                    data_type: &a.data_type,
-                    value: &a.value,
-                })
-                .collect(),
+            message_attributes: p.attributes.iter().map(SnsAttributeView::of).collect(),
         }
     }
 }
@@ -283,6 +420,16 @@ struct SnsAttributeView<'a> {
     data_type: &'a str,
     /// Binary attributes carry base64 text, as the CLI shows them.
     value: &'a str,
+}
+
+impl<'a> SnsAttributeView<'a> {
+    fn of(a: &'a SnsAttribute) -> Self {
+        SnsAttributeView {
+            name: &a.name,
+            data_type: &a.data_type,
+            value: &a.value,
+        }
+    }
 }
 
 /// An HTTP body: text when it is UTF-8, base64 otherwise.
@@ -323,7 +470,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::destination::SnsAttribute;
+    use crate::destination::{
+        DetailMode, EventBridgeParams, FirehoseParams, KinesisParams, SqsParams,
+    };
 
     fn entry(id: &str, payload: &[u8], params: EntryParams) -> Entry {
         Entry {
@@ -424,6 +573,98 @@ mod tests {
         assert_eq!(
             got[4]["request"],
             json!({"thingName":"pump-1","body":"{\"state\":{}}"})
+        );
+    }
+
+    #[tokio::test]
+    async fn records_the_live_destinations_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let kinesis = |stream: &str| Call {
+            destination: Destination::Kinesis {
+                stream: stream.into(),
+            },
+            entries: vec![entry(
+                "m1",
+                b"\x01",
+                EntryParams::Kinesis(Arc::new(KinesisParams {
+                    partition_key: "sensor-42".into(),
+                    explicit_hash_key: Some("7".into()),
+                    max_record_bytes: 1_048_576,
+                })),
+            )],
+        };
+        let calls = [
+            Call {
+                destination: Destination::Firehose {
+                    delivery_stream: "iot".into(),
+                },
+                entries: vec![entry(
+                    "m1",
+                    b"{\"t\":1}\n",
+                    EntryParams::Firehose(Arc::new(FirehoseParams::default())),
+                )],
+            },
+            kinesis("iot-events"),
+            kinesis("arn:aws:kinesis:us-east-1:123456789012:stream/iot-events"),
+            Call {
+                destination: Destination::EventBridge {
+                    event_bus: "default".into(),
+                },
+                entries: vec![entry(
+                    "m1",
+                    b"{\"t\":1}",
+                    EntryParams::EventBridge(Arc::new(EventBridgeParams {
+                        source: "iot".into(),
+                        detail_type: "telemetry".into(),
+                        resources: vec!["arn:r".into()],
+                        detail: DetailMode::Payload,
+                    })),
+                )],
+            },
+            Call {
+                destination: Destination::Sqs {
+                    queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo".into(),
+                },
+                entries: vec![entry(
+                    "m1-abc",
+                    b"{}",
+                    EntryParams::Sqs(Arc::new(SqsParams {
+                        group_id: Some("g".into()),
+                        delay_seconds: None,
+                        attributes: vec![SnsAttribute {
+                            name: "k".into(),
+                            data_type: "String".into(),
+                            value: "v".into(),
+                        }],
+                        max_message_bytes: 262_144,
+                    })),
+                )],
+            },
+        ];
+        for call in &calls {
+            assert_eq!(outbox.send(call).await.unwrap(), CallReport::default());
+        }
+        let got = lines(dir.path());
+        assert_eq!(
+            got[0],
+            json!({"kind":"firehose","destination":"iot","request":{"DeliveryStreamName":"iot","Records":[{"Data":"eyJ0IjoxfQo="}]}})
+        );
+        assert_eq!(
+            got[1]["request"],
+            json!({"StreamName":"iot-events","Records":[{"Data":"AQ==","PartitionKey":"sensor-42","ExplicitHashKey":"7"}]})
+        );
+        assert_eq!(
+            got[2]["request"]["StreamARN"],
+            "arn:aws:kinesis:us-east-1:123456789012:stream/iot-events"
+        );
+        assert_eq!(
+            got[3],
+            json!({"kind":"eventbridge","destination":"default","request":{"Entries":[{"EventBusName":"default","Source":"iot","DetailType":"telemetry","Detail":"{\"t\":1}","Resources":["arn:r"],"Time":5}]}})
+        );
+        assert_eq!(
+            got[4]["request"],
+            json!({"QueueUrl":"https://sqs.us-east-1.amazonaws.com/123456789012/q.fifo","Entries":[{"Id":"0","MessageBody":"{}","MessageGroupId":"g","MessageDeduplicationId":"m1-abc","MessageAttributes":[{"Name":"k","DataType":"String","Value":"v"}]}]})
         );
     }
 }

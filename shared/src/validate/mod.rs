@@ -7,17 +7,27 @@
 //! error: names are checked with plain byte tests, JSON field paths are kept on the stack.
 
 mod analytics;
+mod arn;
+mod eventbridge;
 mod events;
+mod firehose;
+pub mod kinesis;
 mod publish;
 mod shadow;
 mod sns;
+pub mod sqs;
 
 use std::fmt::Write as _;
 
 use crate::destination::{Destination, EntryParams, PublishParams, Target};
 use crate::message::Message;
 
+pub(crate) use eventbridge::entry_size as eventbridge_entry_size;
+pub use eventbridge::eventbridge_detail;
+pub(crate) use firehose::record_len as firehose_record_len;
+pub(crate) use kinesis::record_len as kinesis_record_len;
 pub use sns::sns_body;
+pub(crate) use sqs::message_len as sqs_message_len;
 
 /// Caps that are configuration, not service facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +108,18 @@ fn check_rendered(
         (Destination::Shadow { thing, shadow }, EntryParams::Shadow) => {
             shadow::check(dest, thing, shadow.as_deref(), &msg.payload)
         }
+        (Destination::Firehose { delivery_stream }, EntryParams::Firehose(params)) => {
+            firehose::check(dest, delivery_stream, &msg.payload, params)
+        }
+        (Destination::Kinesis { stream }, EntryParams::Kinesis(params)) => {
+            kinesis::check(dest, stream, &msg.payload, params)
+        }
+        (Destination::EventBridge { event_bus }, EntryParams::EventBridge(params)) => {
+            eventbridge::check(dest, event_bus, msg, params)
+        }
+        (Destination::Sqs { queue_url }, EntryParams::Sqs(params)) => {
+            sqs::check(dest, queue_url, &msg.payload, params)
+        }
         (dest, params) => Err(mismatch(dest, params)),
     }
 }
@@ -114,6 +136,10 @@ pub fn check_destination(dest: &Destination, limits: &ContractLimits) -> Result<
         Destination::Shadow { thing, shadow } => {
             shadow::check_names(dest, thing, shadow.as_deref())
         }
+        Destination::Firehose { delivery_stream } => firehose::check_name(dest, delivery_stream),
+        Destination::Kinesis { stream } => kinesis::check_stream(dest, stream),
+        Destination::EventBridge { event_bus } => eventbridge::check_bus(dest, event_bus),
+        Destination::Sqs { queue_url } => sqs::check_queue_url(dest, queue_url),
     }
 }
 
@@ -136,6 +162,35 @@ pub fn check_publish_params(
     limits: &ContractLimits,
 ) -> Result<(), ContractError> {
     publish::check_params(&label, params, limits)
+}
+
+/// Kinesis partition and hash keys the routing table fixes, checked at cold start.
+pub fn check_kinesis_literals(
+    label: &str,
+    partition_key: Option<&str>,
+    explicit_hash_key: Option<&str>,
+) -> Result<(), ContractError> {
+    kinesis::check_literals(&label, partition_key, explicit_hash_key)
+}
+
+/// EventBridge Source, DetailType and Resources the routing table fixes, checked at cold start.
+pub fn check_eventbridge_literals(
+    label: &str,
+    source: Option<&str>,
+    detail_type: Option<&str>,
+    resources: &[Option<&str>],
+) -> Result<(), ContractError> {
+    eventbridge::check_literals(&label, source, detail_type, resources)
+}
+
+/// SQS group id and attributes the routing table fixes, checked at cold start: `attributes` are
+/// (name, data type, the value when it has no template).
+pub fn check_sqs_literals(
+    label: &str,
+    group_id: Option<&str>,
+    attributes: &[(&str, &str, Option<&str>)],
+) -> Result<(), ContractError> {
+    sqs::check_literals(&label, group_id, attributes)
 }
 
 /// A fleet's ProductKey (Alibaba Cloud IoT Platform's naming rules).
@@ -168,6 +223,10 @@ fn expected_params(dest: &Destination) -> &'static str {
         Destination::Sns { .. } => "Sns",
         Destination::Mqtt { .. } | Destination::Fleet { .. } => "Publish",
         Destination::Shadow { .. } => "Shadow",
+        Destination::Firehose { .. } => "Firehose",
+        Destination::Kinesis { .. } => "Kinesis",
+        Destination::EventBridge { .. } => "EventBridge",
+        Destination::Sqs { .. } => "Sqs",
     }
 }
 
@@ -178,6 +237,10 @@ fn params_name(params: &EntryParams) -> &'static str {
         EntryParams::Sns(_) => "Sns",
         EntryParams::Publish(_) => "Publish",
         EntryParams::Shadow => "Shadow",
+        EntryParams::Firehose(_) => "Firehose",
+        EntryParams::Kinesis(_) => "Kinesis",
+        EntryParams::EventBridge(_) => "EventBridge",
+        EntryParams::Sqs(_) => "Sqs",
     }
 }
 
@@ -204,6 +267,16 @@ pub enum NameSet {
     ProductKey,
     /// Alibaba Cloud IoT DeviceName (RegisterDevice): letters, digits and `-_@.:`.
     DeviceName,
+    /// A Firehose delivery stream or Kinesis stream name (CreateDeliveryStream, CreateStream):
+    /// `[a-zA-Z0-9_.-]`.
+    StreamName,
+    /// An EventBridge event bus name (CreateEventBus): `[/.\-_A-Za-z0-9]`.
+    EventBus,
+    /// An SQS queue name (CreateQueue): `[A-Za-z0-9_-]`; `.` appears only in the `.fifo` suffix,
+    /// which the table's literal text has to spell.
+    QueueName,
+    /// A decimal number (Kinesis ExplicitHashKey).
+    Decimal,
 }
 
 impl NameSet {
@@ -219,6 +292,12 @@ impl NameSet {
             NameSet::DeviceName => {
                 b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'@' | b'.' | b':')
             }
+            NameSet::StreamName => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'),
+            NameSet::EventBus => {
+                b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_')
+            }
+            NameSet::QueueName => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'),
+            NameSet::Decimal => b.is_ascii_digit(),
         }
     }
 
@@ -233,6 +312,10 @@ impl NameSet {
             NameSet::Shadow => "[$a-zA-Z0-9:_-]",
             NameSet::ProductKey => "[a-zA-Z0-9]",
             NameSet::DeviceName => "[a-zA-Z0-9_@.:-]",
+            NameSet::StreamName => "[a-zA-Z0-9_.-]",
+            NameSet::EventBus => "[/.-_A-Za-z0-9]",
+            NameSet::QueueName => "[A-Za-z0-9_-]",
+            NameSet::Decimal => "[0-9]",
         }
     }
 
@@ -247,6 +330,10 @@ impl NameSet {
             NameSet::Shadow => "a shadow name",
             NameSet::ProductKey => "a ProductKey",
             NameSet::DeviceName => "a DeviceName",
+            NameSet::StreamName => "a stream name",
+            NameSet::EventBus => "an event bus name",
+            NameSet::QueueName => "an SQS queue name",
+            NameSet::Decimal => "a decimal number",
         }
     }
 }
@@ -472,7 +559,10 @@ mod tests {
 
     use super::testing::*;
     use super::*;
-    use crate::destination::{PublishParams, SnsParams};
+    use crate::destination::{
+        DetailMode, EventBridgeParams, FirehoseParams, KinesisParams, PublishParams, SnsParams,
+        SqsParams,
+    };
 
     #[test]
     fn default_limits() {
@@ -504,6 +594,24 @@ mod tests {
             EntryParams::Sns(Arc::new(SnsParams::default())),
             EntryParams::Publish(Arc::new(PublishParams::default())),
             EntryParams::Shadow,
+            EntryParams::Firehose(Arc::new(FirehoseParams::default())),
+            EntryParams::Kinesis(Arc::new(KinesisParams {
+                partition_key: "k".into(),
+                explicit_hash_key: None,
+                max_record_bytes: kinesis::DEFAULT_MAX_RECORD_BYTES,
+            })),
+            EntryParams::EventBridge(Arc::new(EventBridgeParams {
+                source: "s".into(),
+                detail_type: "t".into(),
+                resources: Vec::new(),
+                detail: DetailMode::Payload,
+            })),
+            EntryParams::Sqs(Arc::new(SqsParams {
+                group_id: None,
+                delay_seconds: None,
+                attributes: Vec::new(),
+                max_message_bytes: sqs::DEFAULT_MAX_MESSAGE_BYTES,
+            })),
         ];
         let dests = [
             Destination::Analytics {
@@ -520,6 +628,16 @@ mod tests {
             Destination::Shadow {
                 thing: "t".into(),
                 shadow: None,
+            },
+            Destination::Firehose {
+                delivery_stream: "f".into(),
+            },
+            Destination::Kinesis { stream: "k".into() },
+            Destination::EventBridge {
+                event_bus: "default".into(),
+            },
+            Destination::Sqs {
+                queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/q".into(),
             },
         ];
         let m = msg(r#"{"state":{}}"#);
@@ -561,6 +679,18 @@ mod tests {
                 thing: "t".into(),
                 shadow: Some(String::new()),
             },
+            Destination::Firehose {
+                delivery_stream: "a b".into(),
+            },
+            Destination::Kinesis {
+                stream: "arn:aws:kinesis:x".into(),
+            },
+            Destination::EventBridge {
+                event_bus: String::new(),
+            },
+            Destination::Sqs {
+                queue_url: "alerts".into(),
+            },
         ];
         for d in &bad {
             assert!(check_destination(d, &l).is_err(), "{d}");
@@ -584,6 +714,18 @@ mod tests {
             Destination::Shadow {
                 thing: "t".into(),
                 shadow: Some("$cfg".into()),
+            },
+            Destination::Firehose {
+                delivery_stream: "iot-telemetry".into(),
+            },
+            Destination::Kinesis {
+                stream: "arn:aws:kinesis:eu-west-1:123456789012:stream/iot".into(),
+            },
+            Destination::EventBridge {
+                event_bus: "default".into(),
+            },
+            Destination::Sqs {
+                queue_url: "https://sqs.eu-west-1.amazonaws.com/123456789012/q.fifo".into(),
             },
         ];
         for d in &good {

@@ -48,7 +48,7 @@ pub fn sns_body(payload: &Payload) -> Cow<'_, [u8]> {
 }
 
 /// Length of [`sns_body`] without building it: padded base64 is 4 bytes per started 3.
-fn body_len(payload: &Payload) -> usize {
+pub(super) fn body_len(payload: &Payload) -> usize {
     match payload {
         Payload::Json(json) => json.raw().len(),
         Payload::Binary(bytes) => bytes.len().div_ceil(3).saturating_mul(4),
@@ -309,7 +309,7 @@ fn check_structure(dest: &Destination, payload: &Payload) -> Result<(), Contract
 }
 
 /// The field name of an attribute (`MessageAttributes.<name>`), shortened and escaped.
-fn attribute_field(index: usize, name: &str, part: &str) -> String {
+pub(super) fn attribute_field(index: usize, name: &str, part: &str) -> String {
     let mut field = String::from("MessageAttributes");
     if name.is_empty() {
         field.push_str(&format!("[{index}]"));
@@ -351,7 +351,7 @@ fn check_attributes(
 
 /// SNS attribute names: `[A-Za-z0-9_.-]`, 1–256 characters, no leading or trailing `.`, no `..`,
 /// not starting with the reserved prefixes `AWS.` or `Amazon.` (any case).
-fn check_attribute_name(
+pub(super) fn check_attribute_name(
     dest: &dyn fmt::Display,
     i: usize,
     name: &str,
@@ -393,14 +393,14 @@ fn check_attribute_name(
 
 /// The logical type under a data type, custom suffix (`Number.float`, `Binary.gif`) allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DataType {
+pub(super) enum DataType {
     String,
     StringArray,
     Number,
     Binary,
 }
 
-fn parse_data_type(data_type: &str) -> Option<DataType> {
+pub(super) fn parse_data_type(data_type: &str) -> Option<DataType> {
     let (base, suffix) = match data_type.split_once('.') {
         Some((base, suffix)) => (base, Some(suffix)),
         None => (data_type, None),
@@ -518,7 +518,7 @@ fn check_typed_value(
 
 /// Why a Number attribute value is not one SNS accepts: decimal notation (`-12`, `3.5`, `1e-3`),
 /// at most 38 significant digits, magnitude 10^-128 … 10^+126 (or zero).
-fn number_fault(text: &str) -> Option<String> {
+pub(super) fn number_fault(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let unsigned = bytes
         .strip_prefix(b"-")

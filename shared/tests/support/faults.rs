@@ -1,5 +1,6 @@
-//! Fault runs for the functions' tests: an app whose IoT Analytics and IoT Events sinks are the
-//! real SDK clients talking to the wire stub, and the accounting every run must satisfy.
+//! Fault runs for the functions' tests: an app whose sinks are the real SDK clients talking to
+//! the wire stub (IoT Analytics, IoT Events, Data Firehose, Kinesis, EventBridge, SQS), and the
+//! accounting every run must satisfy.
 
 use std::collections::HashSet;
 
@@ -12,13 +13,19 @@ use fanout::ids::downstream_id;
 
 use super::stub::Stub;
 
-/// Every message goes to one IoT Analytics channel and one IoT Events input.
+/// Every message goes to one destination of each batch API: an IoT Analytics channel, an IoT
+/// Events input, a Firehose stream, a Kinesis stream (keyed by message id, in order), an event
+/// bus and an SQS queue (the URL's host is not used: the SDK sends to the stub's endpoint).
 pub const ROUTES: &str = r#"{"routes": [{"name": "all", "targets": [
     {"type": "analytics", "channel": "telemetry"},
-    {"type": "events", "input": "detector"}]}]}"#;
+    {"type": "events", "input": "detector"},
+    {"type": "firehose", "deliveryStream": "telemetry"},
+    {"type": "kinesis", "stream": "detector", "partitionKey": "${id}", "ordered": true},
+    {"type": "eventbridge", "eventBus": "alarms", "source": "iot.fanout", "detailType": "telemetry"},
+    {"type": "sqs", "queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/telemetry"}]}]}"#;
 pub const MAX_ATTEMPTS: usize = 5;
 
-pub fn destinations() -> [Destination; 2] {
+pub fn destinations() -> [Destination; 6] {
     [
         Destination::Analytics {
             channel: "telemetry".into(),
@@ -26,7 +33,39 @@ pub fn destinations() -> [Destination; 2] {
         Destination::Events {
             input: "detector".into(),
         },
+        Destination::Firehose {
+            delivery_stream: "telemetry".into(),
+        },
+        Destination::Kinesis {
+            stream: "detector".into(),
+        },
+        Destination::EventBridge {
+            event_bus: "alarms".into(),
+        },
+        Destination::Sqs {
+            queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/telemetry".into(),
+        },
     ]
+}
+
+/// The first calls of a run of `n` small messages: 100 per IoT Analytics call, 10 per IoT
+/// Events, EventBridge and SQS call, 500 per Firehose and Kinesis call (one record per key and
+/// call on the ordered stream, and every message has its own key).
+pub fn first_calls(n: usize) -> usize {
+    n.div_ceil(100) + 3 * n.div_ceil(10) + 2 * n.div_ceil(500)
+}
+
+/// How the stub names message `m-<i>` (payload `{"v": i}`) at a destination (see
+/// `stub::Accepted::message_id`).
+fn downstream_key(d: &Destination, id: &str) -> String {
+    match d {
+        Destination::Analytics { .. } | Destination::Events { .. } => downstream_id(id, d),
+        Destination::Kinesis { .. } | Destination::EventBridge { .. } => id.to_owned(),
+        _ => {
+            let i: u64 = id.trim_start_matches("m-").parse().unwrap_or(u64::MAX);
+            serde_json::json!({"v": i}).to_string()
+        }
+    }
 }
 
 /// The app as `main` builds it, with fast backoff and the SDK pointed at the stub's `url`.
@@ -63,7 +102,7 @@ pub struct Accounting {
 }
 
 /// Checks a run: each message is reported exactly once; a message reported delivered reached
-/// both destinations; the stub saw no request that breaks a documented limit; attempts per
+/// every destination; the stub saw no request that breaks a documented limit; attempts per
 /// first call stay within `MAX_ATTEMPTS`.
 pub fn check(stub: &Stub, reported: &[(String, bool)], first_calls: usize) -> Accounting {
     let ids: HashSet<&str> = reported.iter().map(|(id, _)| id.as_str()).collect();
@@ -97,7 +136,7 @@ pub fn check(stub: &Stub, reported: &[(String, bool)], first_calls: usize) -> Ac
         if *ok {
             delivered += 1;
             for d in destinations() {
-                let key = (d.name().to_owned(), downstream_id(id, &d));
+                let key = (d.name().to_owned(), downstream_key(&d, id));
                 assert!(
                     accepted.contains(&key),
                     "{id} reported delivered but {d} never accepted it"

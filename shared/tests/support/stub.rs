@@ -1,6 +1,9 @@
 //! A wire-level stub of IoT Analytics (`POST /messages/batch`) and IoT Events Data
-//! (`POST /inputs/messages`): it parses the REST-JSON request the SDK sends, checks it as the
-//! service would (documented limits), records what it accepted, and fails on request.
+//! (`POST /inputs/messages`), and of the JSON-protocol calls of the live destinations
+//! (`POST /` with `X-Amz-Target`: Firehose PutRecordBatch, Kinesis PutRecords, EventBridge
+//! PutEvents, SQS SendMessageBatch): it parses the request the SDK sends, checks it as the
+//! service would (documented limits), records what it accepted, and fails on request, per call
+//! or per entry.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,12 +24,30 @@ pub const ANALYTICS_MAX_MESSAGES: usize = 100;
 /// IoT Events Data: 10 messages and 1 KiB of payload per BatchPutMessage.
 pub const EVENTS_MAX_MESSAGES: usize = 10;
 pub const EVENTS_MAX_PAYLOAD_BYTES: usize = 1024;
+/// Firehose PutRecordBatch: 500 records, 1,000 KiB each, 4 MiB per call.
+pub const FIREHOSE_MAX_RECORDS: usize = 500;
+pub const FIREHOSE_MAX_RECORD_BYTES: usize = 1_024_000;
+pub const FIREHOSE_MAX_CALL_BYTES: usize = 4 * 1024 * 1024;
+/// Kinesis PutRecords: 500 records, 1 MiB each (a stream's default), 10 MiB per call with keys.
+pub const KINESIS_MAX_RECORDS: usize = 500;
+pub const KINESIS_MAX_RECORD_BYTES: usize = 1024 * 1024;
+pub const KINESIS_MAX_CALL_BYTES: usize = 10 * 1024 * 1024;
+/// EventBridge PutEvents: 10 entries, under 1 MiB in total as EventBridge counts entry sizes.
+pub const EVENTBRIDGE_MAX_ENTRIES: usize = 10;
+pub const EVENTBRIDGE_MAX_CALL_BYTES: usize = 1024 * 1024 - 1;
+/// SQS SendMessageBatch: 10 entries; the queue's maximum message size bounds each message and the
+/// batch. The stub's queues keep 256 KiB (what a target assumes unless told more).
+pub const SQS_MAX_ENTRIES: usize = 10;
+pub const SQS_MAX_MESSAGE_BYTES: usize = 262_144;
 
 /// One accepted message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
-    /// Channel (Analytics) or input (Events).
+    /// Channel (Analytics), input (Events), delivery stream, stream, event bus or queue URL.
     pub destination: String,
+    /// What names the message downstream: the messageId (Analytics, Events), the partition key
+    /// (Kinesis), the envelope `id` of the Detail (EventBridge), and for Firehose records and
+    /// SQS bodies the payload as compact JSON (see [`record_key`]).
     pub message_id: String,
     pub payload: Vec<u8>,
     pub timestamp: Option<i64>,
@@ -35,6 +56,8 @@ pub struct Accepted {
 /// One call as the stub saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The REST path, or the JSON-protocol operation (`PutRecordBatch`, `PutRecords`, `PutEvents`,
+    /// `SendMessageBatch`).
     pub path: &'static str,
     pub message_ids: Vec<String>,
     pub payload_bytes: usize,
@@ -49,7 +72,9 @@ pub struct Behaviour {
     pub throttle_first: usize,
     /// Answer HTTP 500 InternalFailureException to this many calls first.
     pub fail_first: usize,
-    /// Per messageId: the error code to report and for how many attempts of that id.
+    /// Per messageId (or [`Accepted::message_id`] for the live destinations): the error code to
+    /// report and for how many attempts of that id. An SQS code is a sender fault unless it
+    /// names a service-side error (`InternalError`, `ServiceUnavailable`).
     pub entry_errors: HashMap<String, (String, usize)>,
     /// Answer this whole-call error (status, code) to every call for this channel/input name.
     pub call_errors: HashMap<String, (u16, String)>,
@@ -104,6 +129,7 @@ impl Stub {
         let app = Router::new()
             .route("/messages/batch", post(analytics))
             .route("/inputs/messages", post(events))
+            .route("/", post(json_protocol))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -201,12 +227,13 @@ async fn random_fault(state: &Arc<Mutex<StubState>>) -> Option<Response> {
     }
 }
 
-/// The scripted per-entry error for this messageId on this attempt, if any.
-fn entry_error(state: &mut StubState, id: &str) -> Option<String> {
+/// The scripted per-entry error for this messageId on this attempt, if any; a random one is
+/// `random_code`, the service's retryable per-entry code.
+fn entry_error(state: &mut StubState, id: &str, random_code: &str) -> Option<String> {
     let rate = state.behaviour.random.entry_error_rate;
     if state.roll(rate) {
         *state.injected.entry("entry").or_default() += 1;
-        return Some("InternalFailureException".to_owned());
+        return Some(random_code.to_owned());
     }
     let (code, remaining) = state.behaviour.entry_errors.get_mut(id)?;
     if *remaining == 0 {
@@ -345,7 +372,7 @@ async fn analytics(State(state): Shared, Json(body): Json<Value>) -> Response {
     }
     let mut errors = Vec::new();
     for m in messages {
-        match entry_error(&mut state, &m.id) {
+        match entry_error(&mut state, &m.id, "InternalFailureException") {
             Some(code) => errors.push(json!({
                 "messageId": m.id, "errorCode": code, "errorMessage": format!("scripted {code}")
             })),
@@ -408,7 +435,7 @@ async fn events(State(state): Shared, Json(body): Json<Value>) -> Response {
     }
     let mut errors = Vec::new();
     for m in messages {
-        match entry_error(&mut state, &m.id) {
+        match entry_error(&mut state, &m.id, "InternalFailureException") {
             Some(code) => errors.push(json!({
                 "messageId": m.id, "errorCode": code, "errorMessage": format!("scripted {code}")
             })),
@@ -421,4 +448,349 @@ async fn events(State(state): Shared, Json(body): Json<Value>) -> Response {
         }
     }
     Json(json!({"BatchPutMessageErrorEntries": errors})).into_response()
+}
+
+// ------------------------------------------------------------ JSON-protocol APIs (POST /)
+
+/// The key a record without an id is recorded under: its bytes as compact JSON when they parse
+/// (so `{"v": 1}\n` and `{"v":1}` agree), else as lossy text.
+pub fn record_key(data: &[u8]) -> String {
+    serde_json::from_slice::<Value>(data)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| String::from_utf8_lossy(data).into_owned())
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get(name).and_then(Value::as_str)
+}
+
+fn list<'a>(body: &'a Value, name: &str) -> &'a [Value] {
+    body.get(name)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn blob(v: &Value, name: &str) -> Result<Vec<u8>, String> {
+    let text = field(v, name).ok_or_else(|| format!("{name} is required"))?;
+    BASE64
+        .decode(text)
+        .map_err(|_| format!("{name} is not base64 (blobs travel as base64)"))
+}
+
+/// `POST /`: the awsJson protocols name the operation in `X-Amz-Target` (`Service.Operation`).
+async fn json_protocol(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = random_fault(&state).await {
+        return r;
+    }
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let operation = target.rsplit('.').next().unwrap_or_default();
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return violation(&mut state, format!("{target}: body is not JSON: {e}")),
+    };
+    let result = match operation {
+        "PutRecordBatch" => firehose(&mut state, &body),
+        "PutRecords" => kinesis(&mut state, &body),
+        "PutEvents" => eventbridge(&mut state, &body),
+        "SendMessageBatch" => sqs(&mut state, &body),
+        _ => Err(format!("unknown operation `{target}`")),
+    };
+    match result {
+        Ok(response) => response,
+        Err(e) => violation(&mut state, e),
+    }
+}
+
+/// Records a call, then answers a scripted whole-call failure for `name`, if any.
+fn seen(
+    state: &mut StubState,
+    path: &'static str,
+    ids: Vec<String>,
+    bytes: usize,
+    name: &str,
+) -> Option<Response> {
+    state.calls.push(Seen {
+        path,
+        message_ids: ids,
+        payload_bytes: bytes,
+    });
+    scripted_failure(state, name)
+}
+
+fn firehose(state: &mut StubState, body: &Value) -> Result<Response, String> {
+    let name = field(body, "DeliveryStreamName")
+        .unwrap_or_default()
+        .to_owned();
+    let name_rule = Regex::new("^[a-zA-Z0-9_.-]{1,64}$").map_err(|e| e.to_string())?;
+    if !name_rule.is_match(&name) {
+        return Err(format!("invalid DeliveryStreamName `{name}`"));
+    }
+    let records = list(body, "Records")
+        .iter()
+        .map(|r| blob(r, "Data"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if records.is_empty() || records.len() > FIREHOSE_MAX_RECORDS {
+        return Err(format!("{} records (1..=500)", records.len()));
+    }
+    if let Some(big) = records.iter().find(|r| r.len() > FIREHOSE_MAX_RECORD_BYTES) {
+        return Err(format!("a record of {} bytes (≤1,024,000)", big.len()));
+    }
+    let bytes: usize = records.iter().map(Vec::len).sum();
+    if bytes > FIREHOSE_MAX_CALL_BYTES {
+        return Err(format!("{bytes} bytes in one PutRecordBatch (≤4 MiB)"));
+    }
+    let keys: Vec<String> = records.iter().map(|r| record_key(r)).collect();
+    if let Some(r) = seen(state, "PutRecordBatch", keys.clone(), bytes, &name) {
+        return Ok(r);
+    }
+    let mut failed = 0;
+    let mut responses = Vec::new();
+    for (data, key) in records.into_iter().zip(keys) {
+        match entry_error(state, &key, "ServiceUnavailableException") {
+            Some(code) => {
+                failed += 1;
+                responses
+                    .push(json!({"ErrorCode": code, "ErrorMessage": format!("scripted {code}")}));
+            }
+            None => {
+                responses.push(json!({"RecordId": format!("record-{}", state.accepted.len())}));
+                state.accepted.push(Accepted {
+                    destination: name.clone(),
+                    message_id: key,
+                    payload: data,
+                    timestamp: None,
+                });
+            }
+        }
+    }
+    Ok(
+        Json(json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses}))
+            .into_response(),
+    )
+}
+
+fn kinesis(state: &mut StubState, body: &Value) -> Result<Response, String> {
+    let stream = field(body, "StreamName")
+        .or_else(|| field(body, "StreamARN"))
+        .ok_or("StreamName or StreamARN is required")?
+        .to_owned();
+    let mut records = Vec::new();
+    for r in list(body, "Records") {
+        let key = field(r, "PartitionKey")
+            .ok_or("PartitionKey is required")?
+            .to_owned();
+        let chars = key.chars().count();
+        if chars == 0 || chars > 256 {
+            return Err(format!("PartitionKey of {chars} characters (1..=256)"));
+        }
+        if let Some(hash) = field(r, "ExplicitHashKey")
+            && (hash.parse::<u128>().is_err() || (hash.len() > 1 && hash.starts_with('0')))
+        {
+            return Err(format!("invalid ExplicitHashKey `{hash}`"));
+        }
+        records.push((key, blob(r, "Data")?));
+    }
+    if records.is_empty() || records.len() > KINESIS_MAX_RECORDS {
+        return Err(format!("{} records (1..=500)", records.len()));
+    }
+    let sizes: Vec<usize> = records.iter().map(|(k, d)| k.len() + d.len()).collect();
+    if let Some(big) = sizes.iter().find(|&&n| n > KINESIS_MAX_RECORD_BYTES) {
+        return Err(format!("a record of {big} bytes with its key (≤1 MiB)"));
+    }
+    let bytes: usize = sizes.iter().sum();
+    if bytes > KINESIS_MAX_CALL_BYTES {
+        return Err(format!("{bytes} bytes in one PutRecords (≤10 MiB)"));
+    }
+    let keys = records.iter().map(|(k, _)| k.clone()).collect();
+    if let Some(r) = seen(state, "PutRecords", keys, bytes, &stream) {
+        return Ok(r);
+    }
+    let mut failed = 0;
+    let mut answers = Vec::new();
+    for (key, data) in records {
+        match entry_error(state, &key, "ProvisionedThroughputExceededException") {
+            Some(code) => {
+                failed += 1;
+                answers
+                    .push(json!({"ErrorCode": code, "ErrorMessage": format!("scripted {code}")}));
+            }
+            None => {
+                answers.push(json!({"SequenceNumber": format!("{:056}", state.accepted.len()), "ShardId": "shardId-000000000000"}));
+                state.accepted.push(Accepted {
+                    destination: stream.clone(),
+                    message_id: key,
+                    payload: data,
+                    timestamp: None,
+                });
+            }
+        }
+    }
+    Ok(Json(json!({"FailedRecordCount": failed, "Records": answers})).into_response())
+}
+
+fn eventbridge(state: &mut StubState, body: &Value) -> Result<Response, String> {
+    let entries = list(body, "Entries");
+    if entries.is_empty() || entries.len() > EVENTBRIDGE_MAX_ENTRIES {
+        return Err(format!("{} entries (1..=10)", entries.len()));
+    }
+    let mut parsed = Vec::new();
+    let mut bytes = 0;
+    for e in entries {
+        let (Some(source), Some(detail_type), Some(detail)) = (
+            field(e, "Source"),
+            field(e, "DetailType"),
+            field(e, "Detail"),
+        ) else {
+            return Err("Source, DetailType and Detail are required".to_owned());
+        };
+        if source.starts_with("aws.") {
+            return Err(format!("Source `{source}` is reserved"));
+        }
+        let object: Value =
+            serde_json::from_str(detail).map_err(|e| format!("Detail is not JSON: {e}"))?;
+        if !object.is_object() {
+            return Err("Detail is not a JSON object".to_owned());
+        }
+        // The entry size as EventBridge computes it.
+        let resources: usize = list(e, "Resources")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::len)
+            .sum();
+        let time = if e.get("Time").is_some() { 14 } else { 0 };
+        bytes += time + source.len() + detail_type.len() + detail.len() + resources;
+        let bus = field(e, "EventBusName").unwrap_or("default").to_owned();
+        let key = field(&object, "id").map_or_else(|| object.to_string(), str::to_owned);
+        parsed.push((
+            bus,
+            key,
+            detail.as_bytes().to_vec(),
+            e.get("Time").and_then(Value::as_f64),
+        ));
+    }
+    if bytes > EVENTBRIDGE_MAX_CALL_BYTES {
+        return Err(format!(
+            "{bytes} bytes of entries in one PutEvents (under 1 MiB)"
+        ));
+    }
+    let ids = parsed.iter().map(|(_, k, _, _)| k.clone()).collect();
+    let bus = parsed.first().map(|(b, ..)| b.clone()).unwrap_or_default();
+    if let Some(r) = seen(state, "PutEvents", ids, bytes, &bus) {
+        return Ok(r);
+    }
+    let mut failed = 0;
+    let mut answers = Vec::new();
+    for (bus, key, detail, time) in parsed {
+        match entry_error(state, &key, "InternalFailure") {
+            Some(code) => {
+                failed += 1;
+                answers
+                    .push(json!({"ErrorCode": code, "ErrorMessage": format!("scripted {code}")}));
+            }
+            None => {
+                answers.push(json!({"EventId": format!("event-{}", state.accepted.len())}));
+                state.accepted.push(Accepted {
+                    destination: bus,
+                    message_id: key,
+                    payload: detail,
+                    // Time travels as epoch seconds.
+                    timestamp: time.map(|t| (t * 1000.0).round() as i64),
+                });
+            }
+        }
+    }
+    Ok(Json(json!({"FailedEntryCount": failed, "Entries": answers})).into_response())
+}
+
+fn sqs(state: &mut StubState, body: &Value) -> Result<Response, String> {
+    let url = field(body, "QueueUrl")
+        .ok_or("QueueUrl is required")?
+        .to_owned();
+    let fifo = url.ends_with(".fifo");
+    let entries = list(body, "Entries");
+    if entries.is_empty() || entries.len() > SQS_MAX_ENTRIES {
+        return Err(format!("{} entries (1..=10)", entries.len()));
+    }
+    let id_rule = Regex::new("^[A-Za-z0-9_-]{1,80}$").map_err(|e| e.to_string())?;
+    let mut ids = HashSet::new();
+    let mut parsed = Vec::new();
+    let mut total = 0;
+    for e in entries {
+        let id = field(e, "Id").ok_or("Id is required")?;
+        if !id_rule.is_match(id) || !ids.insert(id) {
+            return Err(format!("Id `{id}` is invalid or not unique in the batch"));
+        }
+        let message = field(e, "MessageBody").ok_or("MessageBody is required")?;
+        if message.is_empty() {
+            return Err("an empty MessageBody".to_owned());
+        }
+        let attributes = e.get("MessageAttributes").and_then(Value::as_object);
+        let attribute_bytes: usize = attributes.map_or(0, |m| {
+            m.iter()
+                .map(|(name, v)| {
+                    name.len()
+                        + field(v, "DataType").map_or(0, str::len)
+                        + field(v, "StringValue").map_or(0, str::len)
+                        + field(v, "BinaryValue")
+                            .map_or(0, |b| BASE64.decode(b).map_or(0, |d| d.len()))
+                })
+                .sum()
+        });
+        let size = message.len() + attribute_bytes;
+        if size > SQS_MAX_MESSAGE_BYTES {
+            return Err(format!("a message of {size} bytes (≤ the queue's 262,144)"));
+        }
+        total += size;
+        if fifo
+            && (field(e, "MessageGroupId").is_none()
+                || field(e, "MessageDeduplicationId").is_none())
+        {
+            return Err("a FIFO entry without MessageGroupId or MessageDeduplicationId".to_owned());
+        }
+        if fifo && e.get("DelaySeconds").is_some() {
+            return Err("DelaySeconds on a FIFO entry".to_owned());
+        }
+        parsed.push((
+            id.to_owned(),
+            record_key(message.as_bytes()),
+            message.as_bytes().to_vec(),
+        ));
+    }
+    if total > SQS_MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "{total} bytes in one SendMessageBatch (≤ the queue's 262,144)"
+        ));
+    }
+    let keys = parsed.iter().map(|(_, k, _)| k.clone()).collect();
+    if let Some(r) = seen(state, "SendMessageBatch", keys, total, &url) {
+        return Ok(r);
+    }
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for (id, key, body) in parsed {
+        match entry_error(state, &key, "InternalError") {
+            Some(code) => {
+                let sender_fault = !matches!(code.as_str(), "InternalError" | "ServiceUnavailable");
+                failed.push(json!({"Id": id, "SenderFault": sender_fault, "Code": code, "Message": format!("scripted {code}")}));
+            }
+            None => {
+                successful.push(json!({"Id": id, "MessageId": format!("msg-{}", state.accepted.len()), "MD5OfMessageBody": "00000000000000000000000000000000"}));
+                state.accepted.push(Accepted {
+                    destination: url.clone(),
+                    message_id: key,
+                    payload: body,
+                    timestamp: None,
+                });
+            }
+        }
+    }
+    Ok(Json(json!({"Successful": successful, "Failed": failed})).into_response())
 }
