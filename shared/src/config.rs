@@ -118,6 +118,11 @@ impl Config {
             fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
             metrics_function: metrics_function(&get)?,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned()),
+            default_errors: None,
+        };
+        let engine = EngineConfig {
+            default_errors: default_errors(&get, &engine.limits)?,
+            ..engine
         };
         let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
             (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),
@@ -149,6 +154,24 @@ impl Config {
             engine,
         })
     }
+}
+
+/// `FANOUT_ERRORS_QUEUE_URL`: the error queue a deployment created, the error destination of
+/// tables that name none.
+fn default_errors(
+    get: &impl Fn(&str) -> Option<String>,
+    limits: &crate::validate::ContractLimits,
+) -> Result<Option<crate::destination::Target>, ConfigError> {
+    const VAR: &str = "FANOUT_ERRORS_QUEUE_URL";
+    get(VAR)
+        .map(|url| {
+            let spec = serde_json::json!({"type": "sqs", "queueUrl": url.trim()});
+            crate::routes::error_destination(VAR, &spec, limits).map_err(|e| ConfigError::Invalid {
+                var: VAR,
+                rule: e.reason,
+            })
+        })
+        .transpose()
 }
 
 /// EMF metrics are on by default in Lambda (where CloudWatch reads them from the log stream)
@@ -289,11 +312,33 @@ mod tests {
                 &[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "prometheus")],
                 "FANOUT_METRICS: must be `emf` or `off`",
             ),
+            (
+                &[
+                    ("FANOUT_ROUTES", TABLE),
+                    ("FANOUT_ERRORS_QUEUE_URL", "errors"),
+                ],
+                "FANOUT_ERRORS_QUEUE_URL: QueueUrl: must be",
+            ),
         ];
         for (vars, expected) in cases {
             let err = config(vars).unwrap_err().to_string();
             assert!(err.contains(expected), "got `{err}`, wanted `{expected}`");
         }
+    }
+
+    #[test]
+    fn the_deployments_error_queue_is_the_default_error_destination() {
+        let url = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout-errors";
+        let c = config(&[("FANOUT_ROUTES", TABLE), ("FANOUT_ERRORS_QUEUE_URL", url)]).unwrap();
+        let target = c.engine.default_errors.unwrap();
+        assert_eq!(target.destination.to_string(), format!("sqs:{url}"));
+        assert_eq!(
+            config(&[("FANOUT_ROUTES", TABLE)])
+                .unwrap()
+                .engine
+                .default_errors,
+            None
+        );
     }
 
     #[test]

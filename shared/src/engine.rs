@@ -63,6 +63,9 @@ pub struct EngineConfig {
     pub metrics_function: Option<String>,
     /// The Lambda function's name (`local` outside Lambda), written into error records.
     pub function_name: String,
+    /// Where error records go when the routing table names no `errors` target: the error queue
+    /// the deployment created (`FANOUT_ERRORS_QUEUE_URL`).
+    pub default_errors: Option<Target>,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +78,7 @@ impl Default for EngineConfig {
             fleet_rate: None,
             metrics_function: None,
             function_name: "local".to_owned(),
+            default_errors: None,
         }
     }
 }
@@ -218,6 +222,12 @@ impl Engine {
 
     pub fn routes(&self) -> &RoutingTable {
         &self.routes
+    }
+
+    /// Whether invalid messages have an error destination: the table's `errors`, a route's, or
+    /// the deployment's default error queue (`FANOUT_ERRORS_QUEUE_URL`).
+    pub fn has_error_destination(&self) -> bool {
+        self.routes.errors().is_configured() || self.config.default_errors.is_some()
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -430,7 +440,7 @@ impl Engine {
         } else {
             self.run_in_waves(inbound, sinks, deadline).await
         };
-        if self.routes.errors().is_configured() {
+        if self.has_error_destination() {
             error_records::route_errors(self, &mut report, &originals, sinks, deadline, request_id)
                 .await;
         }

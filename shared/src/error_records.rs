@@ -58,7 +58,10 @@ fn wants_record(engine: &Engine, outcome: &Outcome) -> Option<crate::destination
             .map(|t| &*t.route),
         _ => return None,
     };
-    errors.target_for(route).cloned()
+    errors
+        .target_for(route)
+        .or(engine.config().default_errors.as_ref())
+        .cloned()
 }
 
 /// Sends the run's error records and marks each message whose record arrived.
@@ -156,7 +159,7 @@ pub(crate) async fn route_errors(
 
 /// Keeps the messages as delivered when an error destination may need them.
 pub(crate) fn take_originals(engine: &Engine, inbound: &mut [Inbound]) -> Vec<Option<String>> {
-    if !engine.routes().errors().is_configured() {
+    if !engine.has_error_destination() {
         return Vec::new();
     }
     inbound.iter_mut().map(|i| i.original.take()).collect()

@@ -272,6 +272,40 @@ async fn permanent_failures_follow_the_on_failure_policy() {
     }
 }
 
+#[tokio::test]
+async fn without_an_errors_target_the_deployments_error_queue_takes_the_records() {
+    let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout-errors";
+    let table = RoutingTable::from_json(
+        r#"{"routes": [{"name": "r", "match": {"topic": "t"}, "targets": [{"type": "mqtt", "topic": "out"}]}]}"#,
+        &ContractLimits::default(),
+    )
+    .unwrap();
+    let default_errors = fanout::routes::error_destination(
+        "FANOUT_ERRORS_QUEUE_URL",
+        &json!({"type": "sqs", "queueUrl": queue}),
+        &ContractLimits::default(),
+    )
+    .unwrap();
+    let engine = Engine::new(
+        table,
+        EngineConfig {
+            default_errors: Some(default_errors),
+            ..EngineConfig::default()
+        },
+    );
+    assert!(engine.has_error_destination());
+    let sink = std::sync::Arc::new(Fake::default());
+    let report = engine
+        .run(
+            vec![inbound("x", "not json")],
+            &Sinks::all(sink.clone()),
+            deadline(),
+        )
+        .await;
+    assert!(report.outcomes[0].is_acknowledged());
+    assert_eq!(sink.records_to(queue).len(), 1);
+}
+
 #[test]
 fn error_settings_are_checked_when_the_table_loads() {
     let load = |t: Value| RoutingTable::from_json(&t.to_string(), &ContractLimits::default());

@@ -126,7 +126,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
 
     let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(messages.len());
     let engine_limits = &http.app.engine.config().limits;
-    let keep_originals = http.app.engine.routes().errors().is_configured();
+    let keep_originals = http.app.engine.has_error_destination();
     let inbound = messages
         .iter()
         .enumerate()

@@ -38,7 +38,7 @@ impl From<SqsError> for Diagnostic {
 pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, SqsError> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
     let mut inbound = decode(&event.payload);
-    if app.engine.routes().errors().is_configured() {
+    if app.engine.has_error_destination() {
         for (item, record) in inbound.iter_mut().zip(&event.payload.records) {
             item.original = record.body.clone();
         }

@@ -529,6 +529,16 @@ impl Route {
     }
 }
 
+/// An error destination given outside a table (the deployment's error queue), checked as the
+/// table's `errors` target is.
+pub fn error_destination(
+    at: &str,
+    value: &Value,
+    limits: &ContractLimits,
+) -> Result<Target, TableError> {
+    error_target(at, value, limits, &Redirect::default())
+}
+
 /// The route name error records carry as their own (they are routed by the error settings).
 pub const ERRORS_ROUTE: &str = "errors";
 
