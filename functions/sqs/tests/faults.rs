@@ -168,6 +168,74 @@ async fn all_faults_at_once() {
     .await;
 }
 
+/// With the deployment's error queue (on the stub, under the same faults): every 20th record is
+/// not JSON. Each record is reported once: a valid one as before; an invalid one acknowledged
+/// exactly when its error record reached the error queue, and in `batchItemFailures` otherwise.
+#[tokio::test]
+async fn all_faults_with_an_error_queue_lose_nothing() {
+    let stub = Stub::start(Behaviour {
+        random: RandomFaults {
+            throttle_rate: 0.1,
+            error_rate: 0.1,
+            reset_rate: 0.05,
+            entry_error_rate: 0.1,
+            seed: 7,
+            ..RandomFaults::default()
+        },
+        ..Behaviour::default()
+    })
+    .await;
+    let app = faults::app_with_error_queue(&stub.url, 200).await;
+    let mut event = event();
+    let invalid: HashSet<String> = (0..N).step_by(20).map(|i| format!("rec-{i}")).collect();
+    for record in &mut event.records {
+        if invalid.contains(record.message_id.as_deref().unwrap()) {
+            record.body = Some("not JSON".to_owned());
+        }
+    }
+    let response = fanout_sqs::handle(&app, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    let recorded: HashSet<String> = stub.with(|s| {
+        s.accepted
+            .iter()
+            .filter(|a| a.destination == faults::ERROR_QUEUE)
+            .filter_map(|a| serde_json::from_str::<serde_json::Value>(&a.message_id).ok())
+            .filter_map(|r| r["sourceId"].as_str().map(str::to_owned))
+            .collect()
+    });
+    for id in &invalid {
+        assert_eq!(
+            failed.contains(id),
+            !recorded.contains(id),
+            "{id}: acknowledged without its error record, or retried although it arrived"
+        );
+    }
+    assert!(
+        recorded.len() > invalid.len() / 2,
+        "{} of {} records arrived",
+        recorded.len(),
+        invalid.len()
+    );
+    let valid: Vec<(String, bool)> = (0..N)
+        .filter(|i| !invalid.contains(&format!("rec-{i}")))
+        .map(|i| (format!("m-{i}"), !failed.contains(&format!("rec-{i}"))))
+        .collect();
+    let a = faults::check(&stub, &valid, first_calls() + invalid.len().div_ceil(10));
+    eprintln!(
+        "mixed with an error queue: {} delivered, {} failed; {} of {} error records arrived",
+        a.delivered,
+        a.failed,
+        recorded.len(),
+        invalid.len()
+    );
+}
+
 #[tokio::test]
 async fn slow_answers_past_the_deadline_are_reported_failed_in_time() {
     let budget = Duration::from_millis(1_500);

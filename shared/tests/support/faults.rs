@@ -68,8 +68,20 @@ fn downstream_key(d: &Destination, id: &str) -> String {
     }
 }
 
+/// The error queue of [`app_with_error_queue`].
+pub const ERROR_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/fanout-errors";
+
 /// The app as `main` builds it, with fast backoff and the SDK pointed at the stub's `url`.
 pub async fn app(url: &str, margin_ms: u64) -> App {
+    app_with(url, margin_ms, None).await
+}
+
+/// [`app`] with the deployment's error queue ([`ERROR_QUEUE`], on the stub) set.
+pub async fn app_with_error_queue(url: &str, margin_ms: u64) -> App {
+    app_with(url, margin_ms, Some(ERROR_QUEUE)).await
+}
+
+async fn app_with(url: &str, margin_ms: u64, error_queue: Option<&str>) -> App {
     let sdk = fanout::sink::aws::sdk_config_loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new(
@@ -86,6 +98,7 @@ pub async fn app(url: &str, margin_ms: u64) -> App {
         "FANOUT_BACKOFF_BASE_MS" => Some("1".to_owned()),
         "FANOUT_BACKOFF_MAX_MS" => Some("8".to_owned()),
         "FANOUT_DEADLINE_MARGIN_MS" => Some(margin.clone()),
+        "FANOUT_ERRORS_QUEUE_URL" => error_queue.map(str::to_owned),
         _ => None,
     })
     .unwrap_or_else(|e| panic!("config: {e}"));
