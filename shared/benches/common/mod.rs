@@ -3,6 +3,7 @@
 //! the side-by-side comparison with the Python peer measure the same thing.
 #![allow(
     dead_code,
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing
