@@ -16,6 +16,7 @@ use crate::message::{Message, MessageError, Payload};
 use crate::metrics;
 use crate::outcome::{DROPPED, Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
+use crate::routes_source::{LiveTable, LoadedTable};
 use crate::sink::{Entry, Sinks};
 use crate::validate::{self, ContractLimits};
 
@@ -73,7 +74,7 @@ impl Default for EngineConfig {
 
 #[derive(Debug)]
 pub struct Engine {
-    routes: RoutingTable,
+    routes: Arc<LiveTable>,
     config: EngineConfig,
     fleet_limiter: Option<Arc<RateLimiter>>,
 }
@@ -83,6 +84,7 @@ pub struct Engine {
 pub struct Plan {
     messages: Vec<PlannedMessage>,
     lanes: Vec<Lane>,
+    routes_version: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +106,8 @@ enum Planned {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes_version: Option<Arc<str>>,
     pub messages: Vec<PlannedMessageView>,
     pub calls: Vec<CallView>,
 }
@@ -138,6 +142,7 @@ impl Plan {
 
     pub fn view(&self) -> PlanView {
         PlanView {
+            routes_version: self.routes_version.clone(),
             messages: self
                 .messages
                 .iter()
@@ -178,7 +183,17 @@ impl Plan {
 }
 
 impl Engine {
+    /// An engine on a table that never changes.
     pub fn new(routes: RoutingTable, config: EngineConfig) -> Self {
+        let fixed = LoadedTable {
+            table: routes,
+            version: None,
+        };
+        Engine::with_routes(Arc::new(LiveTable::fixed(fixed)), config)
+    }
+
+    /// An engine on a table that a re-read may replace (see [`LiveTable`]).
+    pub fn with_routes(routes: Arc<LiveTable>, config: EngineConfig) -> Self {
         let fleet_limiter = config
             .fleet_rate
             .and_then(RateLimiter::per_second)
@@ -190,8 +205,9 @@ impl Engine {
         }
     }
 
-    pub fn routes(&self) -> &RoutingTable {
-        &self.routes
+    /// The routing table one invocation uses from start to end; see [`LiveTable::current`].
+    pub fn routes(&self) -> Arc<LoadedTable> {
+        self.routes.current()
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -200,6 +216,11 @@ impl Engine {
 
     /// Routes, checks and packs, without sending anything.
     pub fn plan(&self, inbound: Vec<Inbound>) -> Plan {
+        self.plan_with(&self.routes(), inbound)
+    }
+
+    /// [`Engine::plan`] with a table taken earlier in the invocation.
+    pub fn plan_with(&self, routes: &LoadedTable, inbound: Vec<Inbound>) -> Plan {
         let mut messages = Vec::with_capacity(inbound.len());
         // Destinations in first-seen order, so calls (and the outbox) follow message order.
         let mut index: HashMap<Destination, usize> = HashMap::new();
@@ -209,7 +230,14 @@ impl Engine {
             let (id, state) = match item.message {
                 Err(e) => (None, Planned::Invalid(e.to_string())),
                 Ok(msg) => {
-                    let state = self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
+                    let state = self.plan_message(
+                        &routes.table,
+                        i,
+                        &msg,
+                        item.targets,
+                        &mut index,
+                        &mut buckets,
+                    );
                     (Some(msg.id), state)
                 }
             };
@@ -224,11 +252,16 @@ impl Engine {
             .into_iter()
             .flat_map(|(dest, ordered, entries)| batch::pack(&dest, entries, ordered))
             .collect();
-        Plan { messages, lanes }
+        Plan {
+            messages,
+            lanes,
+            routes_version: routes.version.clone(),
+        }
     }
 
     fn plan_message(
         &self,
+        table: &RoutingTable,
         index_in_batch: usize,
         msg: &Message,
         explicit: Option<Vec<Target>>,
@@ -237,7 +270,7 @@ impl Engine {
     ) -> Planned {
         let routed = match explicit {
             Some(targets) => Ok(Routed::Targets(targets)),
-            None => self.routes.route(msg),
+            None => table.route(msg),
         };
         let targets = match routed {
             Err(e) => return Planned::Invalid(e.to_string()),
@@ -366,13 +399,27 @@ impl Engine {
     /// of each group, then the second, …) so a message is only sent after the earlier messages
     /// of its group were delivered. Logs each message that was not delivered, once.
     pub async fn run(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
+        self.run_with(&self.routes(), inbound, sinks, deadline)
+            .await
+    }
+
+    /// [`Engine::run`] with a table taken earlier in the invocation.
+    pub async fn run_with(
+        &self,
+        routes: &LoadedTable,
+        inbound: Vec<Inbound>,
+        sinks: &Sinks,
+        deadline: Instant,
+    ) -> Report {
         let started = Instant::now();
         let mut report = if inbound.iter().all(|m| m.group.is_none()) {
-            self.execute(self.plan(inbound), sinks, deadline).await
+            self.execute(self.plan_with(routes, inbound), sinks, deadline)
+                .await
         } else {
-            self.run_in_waves(inbound, sinks, deadline).await
+            self.run_in_waves(routes, inbound, sinks, deadline).await
         };
         report.send_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report.routes_version = routes.version.clone();
         log_outcomes(&report);
         if let Some(function) = &self.config.metrics_function {
             metrics::emit(&report, function);
@@ -382,6 +429,7 @@ impl Engine {
 
     async fn run_in_waves(
         &self,
+        routes: &LoadedTable,
         inbound: Vec<Inbound>,
         sinks: &Sinks,
         deadline: Instant,
@@ -431,7 +479,9 @@ impl Engine {
             if batch.is_empty() {
                 continue;
             }
-            let report = self.execute(self.plan(batch), sinks, deadline).await;
+            let report = self
+                .execute(self.plan_with(routes, batch), sinks, deadline)
+                .await;
             calls += report.calls;
             retries += report.retries;
             throttles += report.throttles;
@@ -513,6 +563,7 @@ fn log_outcomes(report: &Report) {
         calls = report.calls,
         retries = report.retries,
         throttles = report.throttles,
+        routes_version = report.routes_version.as_deref().unwrap_or(""),
         "batch done"
     );
 }

@@ -34,6 +34,8 @@ struct Extra<'a> {
 #[serde(rename_all = "camelCase")]
 struct Results<'a> {
     request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes_version: Option<&'a str>,
     summary: &'a Summary,
     results: Vec<Result_<'a>>,
 }
@@ -178,6 +180,7 @@ fn respond(request_id: String, report: &Report) -> Response<Body> {
     let s = &report.summary;
     let body = Results {
         request_id,
+        routes_version: report.routes_version.as_deref(),
         summary: s,
         results: report
             .outcomes

@@ -7,6 +7,8 @@ use fanout::app::App;
 use fanout::engine::deadline_from_epoch_ms;
 use fanout::jobs::Job;
 use fanout::outcome::{Report, TargetStatus};
+use fanout::routes::RoutingTable;
+use fanout::validate::ContractLimits;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -26,6 +28,9 @@ pub struct RunSummary {
     pub calls: usize,
     pub retries: usize,
     pub failures: Vec<Failure>,
+    /// The version of the routing table the job came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -69,12 +74,20 @@ struct Request<'a> {
 
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, Error> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
-    let request = decode(app, &event.payload, &event.context.request_id)?;
+    // One table for the whole run: the job is looked up and reported with the same version.
+    let routes = app.engine.routes();
+    let limits = &app.engine.config().limits;
+    let request = decode(
+        &routes.table,
+        limits,
+        &event.payload,
+        &event.context.request_id,
+    )?;
     let job = request.job.as_ref();
     tracing::info!(job = job.name(), run = %request.run, messages = job.message_count(), "running job");
     let report = app
         .engine
-        .run(job.inbound(&request.run), &app.sinks, deadline)
+        .run_with(&routes, job.inbound(&request.run), &app.sinks, deadline)
         .await;
     let summary = summarize(job.name(), &request.run, &report);
     tracing::info!(
@@ -98,8 +111,12 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, 
     Ok(summary)
 }
 
-fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'a>, ScheduleError> {
-    let table = app.engine.routes();
+fn decode<'a>(
+    table: &'a RoutingTable,
+    limits: &ContractLimits,
+    event: &Value,
+    request_id: &str,
+) -> Result<Request<'a>, ScheduleError> {
     let named = |name: &str| {
         table.job(name).map(Cow::Borrowed).ok_or_else(|| {
             let known: Vec<&str> = table.jobs().iter().map(Job::name).collect();
@@ -115,7 +132,7 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
     };
     let from_field = |field: &Value| match field {
         Value::String(name) => named(name),
-        Value::Object(_) => Job::parse(field, 1, &app.engine.config().limits)
+        Value::Object(_) => Job::parse(field, 1, limits)
             .map(Cow::Owned)
             .map_err(|e| ScheduleError::InlineJob(e.to_string())),
         _ => Err(ScheduleError::BadJobField),
@@ -165,6 +182,7 @@ fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {
         calls: report.calls,
         retries: report.retries,
         failures: Vec::new(),
+        routes_version: report.routes_version.as_deref().map(str::to_owned),
     };
     for outcome in &report.outcomes {
         let message = outcome

@@ -9,6 +9,7 @@ use fanout::config::Config;
 use fanout::destination::Destination;
 use fanout::engine::Engine;
 use fanout::ids::downstream_id;
+use fanout::routes::RoutingTable;
 
 use super::stub::Stub;
 
@@ -50,8 +51,10 @@ pub async fn app(url: &str, margin_ms: u64) -> App {
         _ => None,
     })
     .unwrap_or_else(|e| panic!("config: {e}"));
+    let routes = RoutingTable::from_json(ROUTES, &config.engine.limits)
+        .unwrap_or_else(|e| panic!("routes: {e}"));
     App {
-        engine: Engine::new(config.routes, config.engine),
+        engine: Engine::new(routes, config.engine),
         sinks: fanout::sink::aws::aws_sinks(&sdk),
     }
 }
