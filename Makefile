@@ -153,6 +153,7 @@ bench:
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
 	cargo bench --locked -p fanout --bench fleet
+	cargo bench --locked -p fanout --bench routes_source
 	cargo bench --locked -p fanout-sqs --bench end_to_end
 	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	python3 shared/benches/cold_start.py target/release

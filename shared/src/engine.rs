@@ -214,9 +214,9 @@ impl Engine {
         &self.config
     }
 
-    /// Routes, checks and packs, without sending anything.
+    /// Routes, checks and packs, without sending anything (nor looking for a new table).
     pub fn plan(&self, inbound: Vec<Inbound>) -> Plan {
-        self.plan_with(&self.routes(), inbound)
+        self.plan_with(&self.routes.peek(), inbound)
     }
 
     /// [`Engine::plan`] with a table taken earlier in the invocation.
@@ -424,6 +424,10 @@ impl Engine {
         if let Some(function) = &self.config.metrics_function {
             metrics::emit(&report, function);
         }
+        let margin = self.config.safety_margin;
+        self.routes
+            .settle(deadline.checked_sub(margin).unwrap_or(deadline))
+            .await;
         report
     }
 

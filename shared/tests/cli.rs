@@ -342,11 +342,7 @@ fn schema_prints_the_schema_and_its_draft4_rendition() {
 async fn check_reads_a_table_from_s3() {
     let moto = support::moto::moto();
     let sdk = support::sdk_config(&moto.url).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = support::s3_client(&sdk);
     let bucket = support::unique("cli").to_lowercase();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let text = std::fs::read_to_string(routes_json()).unwrap();

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use fanout::engine::{Engine, EngineConfig, Inbound};
 use fanout::message::Message;
+use fanout::outcome::Report;
 use fanout::routes_source::{LiveTable, Reload, RoutesConfig, RoutesSource};
 use fanout::sink::Sinks;
 use fanout::sink::outbox::Outbox;
@@ -46,6 +47,30 @@ fn version(live: &Arc<LiveTable>) -> String {
     live.current().version.as_deref().unwrap_or("").to_owned()
 }
 
+/// The table in use is the one-route table `route`, at `version`.
+#[track_caller]
+fn assert_in_use(live: &Arc<LiveTable>, route: &str, version_: &str) {
+    assert_eq!(
+        (routes(live), version(live)),
+        (vec![route.to_owned()], version_.to_owned())
+    );
+}
+
+/// One invocation of one message through an engine on `live`, to the local outbox.
+async fn run_once(live: &Arc<LiveTable>) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::with_routes(live.clone(), EngineConfig::default());
+    let sinks = Sinks::all(Arc::new(Outbox::open(dir.path()).unwrap()));
+    let msg = Message::decode(r#"{"id": "m", "payload": 1}"#, None);
+    engine
+        .run(
+            vec![Inbound::routed("0".into(), msg)],
+            &sinks,
+            tokio::time::Instant::now() + Duration::from_secs(30),
+        )
+        .await
+}
+
 async fn load(
     source: RoutesSource,
     ttl: Duration,
@@ -62,6 +87,61 @@ async fn load(
     .map_err(|e| e.to_string())
 }
 
+/// What a live table does as its source changes (`publish` puts a table there and returns its
+/// version): the version in use is not read again; a new one is swapped in; a bad one is
+/// refused, once, while the last good table stays; a good one after it is swapped in. Returns
+/// the last version.
+async fn follows_its_source<F, Fut>(live: &Arc<LiveTable>, first: &str, mut publish: F) -> String
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    assert_in_use(live, "first", first);
+    assert_eq!(
+        live.reload().await,
+        Reload::Unchanged,
+        "the version in use is read again"
+    );
+
+    let second = publish(table("second")).await;
+    assert_ne!(second, first);
+    assert_eq!(
+        live.reload().await,
+        Reload::Swapped {
+            version: second.clone()
+        }
+    );
+    assert_in_use(live, "second", &second);
+
+    let bad = publish(BAD_TABLE.to_owned()).await;
+    match live.reload().await {
+        Reload::Rejected { version, reason } => {
+            assert_eq!(version, bad);
+            assert!(
+                reason.contains(r#"route "r" target 1 (mqtt) field "qos""#),
+                "{reason}"
+            );
+        }
+        other => panic!("a bad table was not refused: {other:?}"),
+    }
+    assert_in_use(live, "second", &second);
+    assert_eq!(
+        live.reload().await,
+        Reload::Unchanged,
+        "a refused version is not read or refused again"
+    );
+
+    let third = publish(table("third")).await;
+    assert_eq!(
+        live.reload().await,
+        Reload::Swapped {
+            version: third.clone()
+        }
+    );
+    assert_in_use(live, "third", &third);
+    third
+}
+
 // ---------------------------------------------------------------- S3 (moto)
 
 struct Bucket {
@@ -71,11 +151,7 @@ struct Bucket {
 
 impl Bucket {
     async fn new(sdk: &aws_config::SdkConfig) -> Bucket {
-        let client = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let client = support::s3_client(sdk);
         let name = unique("routes").to_lowercase();
         client.create_bucket().bucket(&name).send().await.unwrap();
         Bucket { client, name }
@@ -117,70 +193,14 @@ async fn s3_table_reloads_on_a_new_etag_and_refuses_a_bad_version() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["first".to_owned()], first.clone())
-    );
-    assert_eq!(
-        live.reload().await,
-        Reload::Unchanged,
-        "a 304 on the same ETag"
-    );
-
-    let second = bucket.put("routes.json", &table("second")).await;
-    assert_ne!(second, first);
-    assert_eq!(
-        live.reload().await,
-        Reload::Swapped {
-            version: second.clone()
-        }
-    );
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["second".to_owned()], second.clone())
-    );
-
-    let bad = bucket.put("routes.json", BAD_TABLE).await;
-    match live.reload().await {
-        Reload::Rejected { version, reason } => {
-            assert_eq!(version, bad);
-            assert!(
-                reason.contains(r#"route "r" target 1 (mqtt) field "qos""#),
-                "{reason}"
-            );
-        }
-        other => panic!("a bad table was not refused: {other:?}"),
-    }
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["second".to_owned()], second.clone())
-    );
-    assert_eq!(
-        live.reload().await,
-        Reload::Unchanged,
-        "a refused version is not read or refused again"
-    );
-
-    let fixed = bucket.put("routes.json", &table("third")).await;
-    assert_eq!(
-        live.reload().await,
-        Reload::Swapped {
-            version: fixed.clone()
-        }
-    );
+    let bucket = &bucket;
+    let fixed = follows_its_source(&live, &first, |text| async move {
+        bucket.put("routes.json", &text).await
+    })
+    .await;
 
     // The version reaches the report of every run.
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::with_routes(live.clone(), EngineConfig::default());
-    let sinks = Sinks::all(Arc::new(Outbox::open(dir.path()).unwrap()));
-    let msg = Message::decode(r#"{"id": "m", "payload": 1}"#, None);
-    let report = engine
-        .run(
-            vec![Inbound::routed("0".into(), msg)],
-            &sinks,
-            tokio::time::Instant::now() + Duration::from_secs(30),
-        )
-        .await;
+    let report = run_once(&live).await;
     assert_eq!(report.summary.delivered, 1);
     assert_eq!(report.routes_version.as_deref(), Some(fixed.as_str()));
 }
@@ -237,41 +257,20 @@ async fn appconfig_table_follows_the_deployed_version_and_keeps_the_last_good_on
     let live = load(profile(&agent), Duration::from_secs(60), None)
         .await
         .unwrap();
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["first".to_owned()], "1".to_owned())
-    );
-    assert_eq!(live.reload().await, Reload::Unchanged);
-
-    agent.deploy("iot-fanout", "prod", "routes", &table("second"));
-    assert_eq!(
-        live.reload().await,
-        Reload::Swapped {
-            version: "2".into()
-        }
-    );
-    assert_eq!(routes(&live), ["second"]);
-
-    agent.deploy("iot-fanout", "prod", "routes", BAD_TABLE);
-    assert!(matches!(live.reload().await, Reload::Rejected { version, .. } if version == "3"));
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["second".to_owned()], "2".to_owned())
-    );
-    assert_eq!(
-        live.reload().await,
-        Reload::Unchanged,
-        "version 3 was refused once"
-    );
+    let agent = &agent;
+    let last = follows_its_source(&live, "1", |text| async move {
+        agent
+            .deploy("iot-fanout", "prod", "routes", &text)
+            .to_string()
+    })
+    .await;
+    assert_eq!(last, "4");
 
     agent.stop();
     assert!(
         matches!(live.reload().await, Reload::Unreachable { reason } if reason.contains("cannot connect"))
     );
-    assert_eq!(
-        (routes(&live), version(&live)),
-        (vec!["second".to_owned()], "2".to_owned())
-    );
+    assert_in_use(&live, "third", "4");
 }
 
 #[tokio::test]
@@ -298,6 +297,24 @@ async fn appconfig_table_is_reread_in_the_background_once_the_ttl_has_passed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(routes(&live), ["second"]);
+}
+
+/// The invocation that finds the TTL passed routes on the table it took, and returns only once
+/// the re-read it started has finished: Lambda freezes the function between invocations.
+#[tokio::test]
+async fn an_invocation_routes_on_its_table_and_leaves_the_new_one_in_place() {
+    let agent = AppConfigAgent::start().await;
+    agent.deploy("iot-fanout", "prod", "routes", &table("first"));
+    let live = load(profile(&agent), Duration::from_secs(1), None)
+        .await
+        .unwrap();
+    agent.deploy("iot-fanout", "prod", "routes", &table("second"));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let report = run_once(&live).await;
+    assert_eq!(report.routes_version.as_deref(), Some("1"));
+    assert_eq!(report.outcomes[0].targets[0].route.as_ref(), "first");
+    assert_in_use(&live, "second", "2");
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! The routing table in use, swapped whole when a new version has loaded and passed every
 //! check. Each invocation takes one snapshot ([`LiveTable::current`], a lock-free load) and keeps
 //! it to the end; when the source's TTL has passed, taking it also starts a re-read in the
-//! background, so no invocation waits for S3 or AppConfig.
+//! background, so routing never waits for S3 or AppConfig. Lambda freezes a function between
+//! invocations, so the invocation lets that re-read finish before it returns
+//! ([`LiveTable::settle`]) rather than leave it frozen half-way through a request.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use aws_config::SdkConfig;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{Fetched, Fetcher, LoadError, LoadedTable, RoutesConfig, RoutesSource};
@@ -36,6 +39,8 @@ struct Reloader {
     epoch: Instant,
     next_check_ms: AtomicU64,
     running: AtomicBool,
+    /// The background re-read [`LiveTable::current`] started, until [`LiveTable::settle`] waits for it.
+    in_flight: Mutex<Option<JoinHandle<()>>>,
     /// The version read last, in use or refused: a refused version is not read, logged or
     /// counted again until the source changes once more.
     seen: Mutex<Option<String>>,
@@ -95,6 +100,7 @@ impl LiveTable {
                 epoch,
                 next_check_ms: AtomicU64::new(millis(config.ttl)),
                 running: AtomicBool::new(false),
+                in_flight: Mutex::new(None),
             }
         });
         Ok(LiveTable {
@@ -105,7 +111,7 @@ impl LiveTable {
 
     /// The table for one invocation, to be kept until it ends. When the TTL has passed this
     /// also starts a re-read in the background (on the current tokio runtime), whose result
-    /// later invocations see; this one is never delayed by it.
+    /// later invocations see; this one routes on the table it took.
     pub fn current(self: &Arc<Self>) -> Arc<LoadedTable> {
         if let Some(reload) = &self.reload
             && reload.due()
@@ -113,11 +119,36 @@ impl LiveTable {
             && !reload.running.swap(true, Ordering::AcqRel)
         {
             let live = Arc::clone(self);
-            runtime.spawn(async move {
+            let task = runtime.spawn(async move {
                 live.reload_now().await;
             });
+            *reload.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         }
         self.current.load_full()
+    }
+
+    /// The table in use, without looking for a new version (dry runs, which end too soon to
+    /// see a re-read through).
+    pub fn peek(&self) -> Arc<LoadedTable> {
+        self.current.load_full()
+    }
+
+    /// Waits, until `deadline` at the latest, for the re-read [`LiveTable::current`] started:
+    /// called as an invocation ends, so the re-read does not sit frozen with the function
+    /// between invocations (and come back to a connection S3 has closed).
+    pub async fn settle(&self, deadline: Instant) {
+        let Some(reload) = &self.reload else {
+            return;
+        };
+        let task = reload
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            // Past the deadline the re-read goes on unwatched; it ends at its own timeout.
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
     }
 
     /// Reads the source now, whatever the TTL, and swaps in a new version that passes every
