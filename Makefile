@@ -15,12 +15,16 @@ CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov fmt
 
-## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox.
+## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox:
+## one line per event (function, event, status, delivered/failed/invalid/dropped, calls), counts
+## from the functions' own EMF metric lines; the full responses go to target/demo-responses.txt.
 demo: tools-demo
-	rm -rf "$(OUTBOX_DIR)"; mkdir -p "$(OUTBOX_DIR)" target
-	cargo build --locked -p fanout-sqs -p fanout-http -p fanout-schedule
+	@rm -rf "$(OUTBOX_DIR)"; mkdir -p "$(OUTBOX_DIR)" target
+	cargo build --quiet --locked -p fanout-sqs -p fanout-http -p fanout-schedule
+	cargo build --quiet --locked -p fanout --bin fanout
+	target/debug/fanout check events/routes.json
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) \
-	  --env-var FANOUT_SINK=local,FANOUT_ROUTES_FILE=$(CURDIR)/events/routes.json,FANOUT_OUTBOX_DIR=$(OUTBOX_DIR),RUST_LOG=warn \
+	  --env-var FANOUT_SINK=local,FANOUT_ROUTES_FILE=$(CURDIR)/events/routes.json,FANOUT_OUTBOX_DIR=$(OUTBOX_DIR),FANOUT_METRICS=emf,RUST_LOG=warn \
 	  > target/demo-watch.log 2>&1 &
 	watcher=$$!
 	trap 'kill $$watcher 2>/dev/null || true; wait $$watcher 2>/dev/null || true' EXIT
@@ -29,23 +33,63 @@ demo: tools-demo
 	  kill -0 $$watcher 2>/dev/null || { cat target/demo-watch.log; exit 1; }
 	  sleep 0.5
 	done
-	outbox="$(OUTBOX_DIR)/calls.jsonl"
+	responses=target/demo-responses.txt
+	: > "$$responses"
+	printf '%-16s %-27s %-10s %9s %6s %7s %7s %5s\n' function event status delivered failed invalid dropped calls
 	for event in events/sqs-*.json events/http-*.json events/schedule-*.json; do
 	  case "$$event" in
 	    events/sqs-*) function=fanout-sqs ;;
 	    events/http-*) function=fanout-http ;;
 	    *) function=fanout-schedule ;;
 	  esac
-	  before=$$( [ -f "$$outbox" ] && wc -l < "$$outbox" || echo 0 )
-	  echo "=== $$function < $$event"
-	  echo "--- response"
-	  cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) $$function --data-file "$$event"
-	  echo
-	  after=$$( [ -f "$$outbox" ] && wc -l < "$$outbox" || echo 0 )
-	  echo "--- outbox: $$((after - before)) calls recorded (first 8 shown)"
-	  [ -f "$$outbox" ] && tail -n +$$((before + 1)) "$$outbox" | head -n 8 || true
+	  offset=$$(wc -c < target/demo-watch.log)
+	  if response=$$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $(DEMO_PORT) $$function --data-file "$$event" 2>&1); then ok=1; else ok=0; fi
+	  printf '=== %s < %s\n%s\n\n' "$$function" "$$event" "$$response" >> "$$responses"
+	  printf '%s' "$$response" | python3 -c "$$DEMO_LINE" "$$function" "$$event" "$$ok" "$$offset" target/demo-watch.log
 	done
-	echo "=== logs of the function: target/demo-watch.log; outbox: $$outbox"
+	echo "full responses: $$responses; function logs and metrics: target/demo-watch.log; calls made: $(OUTBOX_DIR)/calls.jsonl"
+
+# One line of the demo's table: the response's status, and the counts of the EMF line the run
+# printed (an HTTP request refused before the engine, like a bad body, has none).
+define DEMO_LINE
+import json, os, sys, time
+function, event, ok, offset, log = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]), sys.argv[5]
+try:
+    response = json.loads(sys.stdin.read())
+except ValueError:
+    response = None
+def metrics():
+    with open(log, "rb") as f:
+        f.seek(offset)
+        for line in f.read().decode(errors="replace").splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and "MessagesIn" in doc:
+                return doc
+ran = ok and isinstance(response, dict)
+if not ran:
+    status = "error"
+elif function == "fanout-http":
+    status = str(response.get("statusCode"))
+    # A dry run plans without sending; a refused request never reaches the engine.
+    if '"dryRun":true' in str(response.get("body")).replace(" ", ""):
+        status, ran = status + " plan", False
+    ran = ran and not status.startswith("4")
+elif function == "fanout-sqs":
+    failures = len(response.get("batchItemFailures") or [])
+    status = "ok" if failures == 0 else f"{failures} to retry"
+else:
+    status = "ok"
+found, deadline = metrics(), time.time() + 3
+while ran and found is None and time.time() < deadline:
+    time.sleep(0.05)
+    found = metrics()
+counts = [found[k] if found else "-" for k in ("Delivered", "Failed", "Invalid", "Dropped", "Calls")]
+print(f"{function:<16} {os.path.basename(event):<27} {status:<10} {counts[0]:>9} {counts[1]:>6} {counts[2]:>7} {counts[3]:>7} {counts[4]:>5}")
+endef
+export DEMO_LINE
 
 ## The same functions with FANOUT_SINK=aws: the real SDK clients against moto on 127.0.0.1.
 ## moto implements SNS, the IoT data plane, Firehose (into its S3), Kinesis, EventBridge and SQS;
@@ -110,7 +154,7 @@ test: tools-test tools-checkov
 	MOTO_URL=http://127.0.0.1:$$port $$runner --workspace --locked
 
 tools-demo:
-	command -v cargo-lambda >/dev/null || $(PIP) install --quiet cargo-lambda
+	@command -v cargo-lambda >/dev/null || $(PIP) install --quiet cargo-lambda
 
 tools-test:
 	command -v moto_server >/dev/null || $(PIP) install --quiet "moto[server]"
@@ -138,6 +182,7 @@ bench:
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
 	cargo bench --locked -p fanout --bench fleet
+	cargo bench --locked -p fanout --bench routes_source
 	cargo bench --locked -p fanout-sqs --bench end_to_end
 	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	python3 shared/benches/cold_start.py target/release

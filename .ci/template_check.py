@@ -11,10 +11,13 @@
   DEFAULTED_BY_CODE with the reason it may stay unset; and every FANOUT_* variable the
   template sets, and every entry of DEFAULTED_BY_CODE, is still read by the code;
 - no IAM statement grants a data action (SNS/IoT publish, shadow updates, IoT Analytics and IoT
-  Events BatchPutMessage, Firehose and Kinesis puts, EventBridge PutEvents, any sqs: action) on
-  Resource "*", neither in template.yaml as written
-  nor in what the SAM transform makes of it (SAM attaches AWS managed policies for some event
-  sources, e.g. AWSLambdaSQSQueueExecutionRole with sqs:ReceiveMessage on "*").
+  Events BatchPutMessage, Firehose and Kinesis puts, EventBridge PutEvents, any sqs: action,
+  reading the routing table from S3 or AppConfig) on Resource "*", neither in template.yaml as
+  written nor in what the SAM transform makes of it (SAM attaches AWS managed policies for some
+  event sources, e.g. AWSLambdaSQSQueueExecutionRole with sqs:ReceiveMessage on "*");
+- every AppConfig JSON Schema validator is the draft 4 rendition of the routing table's schema,
+  shared/schema/routes.schema.json (what `fanout schema --draft4` prints), and fits AppConfig's
+  32,768 characters.
 
 Usage: template_check.py [--root DIR] [--self-test]
 
@@ -41,7 +44,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Variables the code reads that the template may leave unset, and why.
 DEFAULTED_BY_CODE = {
-    "FANOUT_ROUTES_FILE": "the template passes the table inline in FANOUT_ROUTES; exactly one may be set",
+    "FANOUT_ROUTES_FILE": "the template passes the table inline (FANOUT_ROUTES) or its URL (FANOUT_ROUTES_URL); exactly one may be set",
     "FANOUT_OUTBOX_DIR": "only the local outbox reads it; the template sets FANOUT_SINK=aws",
     "FANOUT_MAX_ATTEMPTS": "engine default (4 attempts)",
     "FANOUT_BACKOFF_BASE_MS": "engine default (50 ms)",
@@ -72,6 +75,9 @@ DATA_ACTIONS = [
     "kinesis:PutRecord",
     "kinesis:PutRecords",
     "events:PutEvents",
+    "s3:GetObject",
+    "appconfig:StartConfigurationSession",
+    "appconfig:GetLatestConfiguration",
 ]
 
 # AWS managed policies that grant one of DATA_ACTIONS on Resource "*".
@@ -88,6 +94,12 @@ WILDCARD_MANAGED_POLICIES = {
     "AmazonEventBridgeFullAccess": "events:* on *",
     "AWSLambdaRole": "lambda:InvokeFunction on * (not a data action, but never needed here)",
 }
+
+
+SCHEMA = pathlib.Path("shared") / "schema" / "routes.schema.json"
+# AWS::AppConfig::ConfigurationProfile Validators.Content: at most 32,768 characters.
+VALIDATOR_MAX_CHARS = 32768
+DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 
 def load_template(text):
@@ -258,6 +270,49 @@ def sam_transform(template):
         raise SystemExit(f"template.yaml: the SAM transform fails: {[str(e) for e in error.causes]}") from None
 
 
+def draft4(schema):
+    """The schema as AppConfig takes it (inline validators are draft 4): declared draft 4, with
+    $defs under draft 4's name. The same rendition as `fanout schema --draft4`."""
+
+    def renamed(value):
+        if isinstance(value, dict):
+            return {
+                k: "#/definitions/" + v[len("#/$defs/"):] if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/") else renamed(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [renamed(v) for v in value]
+        return value
+
+    out = renamed(schema)
+    out["$schema"] = DRAFT_4
+    if "$defs" in out:
+        out["definitions"] = out.pop("$defs")
+    return out
+
+
+def validator_problems(template, root):
+    expected = draft4(json.loads((root / SCHEMA).read_text()))
+    found = []
+    for name, res in template.get("Resources", {}).items():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::AppConfig::ConfigurationProfile":
+            continue
+        for validator in res.get("Properties", {}).get("Validators", []):
+            if validator.get("Type") != "JSON_SCHEMA":
+                continue
+            content = validator.get("Content", "")
+            if len(content) > VALIDATOR_MAX_CHARS:
+                found.append(f"{name}: the JSON Schema validator is {len(content)} characters; AppConfig takes {VALIDATOR_MAX_CHARS}")
+            try:
+                inline = json.loads(content)
+            except (TypeError, ValueError) as error:
+                found.append(f"{name}: the JSON Schema validator is not JSON: {error}")
+                continue
+            if inline != expected:
+                found.append(f"{name}: the JSON Schema validator is not the draft 4 rendition of {SCHEMA} (paste `fanout schema --draft4`)")
+    return found
+
+
 def problems(template, root):
     found = []
     by_binary = {}
@@ -289,6 +344,7 @@ def problems(template, root):
     for var in sorted(set(DEFAULTED_BY_CODE) - read):
         found.append(f"{var}: listed in DEFAULTED_BY_CODE, but no Rust source reads it any more")
 
+    found += validator_problems(template, root)
     found += wide_statements(template, "template.yaml")
     found += managed_policy_problems(template, "template.yaml")
     deployed = sam_transform(template)
@@ -304,7 +360,7 @@ def problems(template, root):
 def copy_workspace(root, into):
     """The files the check reads: template, function manifests, Rust sources."""
     shutil.copy(root / "template.yaml", into / "template.yaml")
-    for path in [*(root / "functions").glob("*/Cargo.toml"), *rust_sources(root)]:
+    for path in [*(root / "functions").glob("*/Cargo.toml"), *rust_sources(root), root / SCHEMA]:
         target = into / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
@@ -343,6 +399,15 @@ def self_test(template, root):
         )
 
     with_template("sns:Publish on *", add_policy({"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}))
+    with_template("s3:GetObject on *", add_policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}))
+
+    def loosen_validator(t):
+        validator = t["Resources"]["RoutesProfile"]["Properties"]["Validators"][0]
+        schema = json.loads(validator["Content"])
+        schema["definitions"]["analytics"]["additionalProperties"] = True
+        validator["Content"] = json.dumps(schema)
+
+    with_template("an AppConfig validator that drifted from the schema", loosen_validator)
     with_template("iot:* on *", add_policy({"Effect": "Allow", "Action": ["iot:*"], "Resource": ["*"]}))
     with_template(
         "iotevents:BatchPutMessage on * in one branch of an Fn::If",

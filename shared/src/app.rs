@@ -1,10 +1,13 @@
-//! Cold-start wiring shared by every function: configuration, sinks and engine, built once.
+//! Cold-start wiring shared by every function: configuration, routing table, sinks and engine,
+//! built once.
 
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, SinkChoice};
 use crate::engine::Engine;
+use crate::routes_source::{LiveTable, LoadError};
 use crate::sink::Sinks;
+use crate::sink::aws::load_sdk_config;
 use crate::sink::outbox::Outbox;
 
 /// Everything a handler borrows: built once per cold start.
@@ -18,6 +21,13 @@ pub struct App {
 pub enum InitError {
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The routing table could not be read, or failed its checks.
+    #[error("configuration: {var}: {source}")]
+    Routes {
+        var: &'static str,
+        #[source]
+        source: LoadError,
+    },
     #[error("cannot open the local outbox in {dir}: {source}")]
     Outbox {
         dir: String,
@@ -33,8 +43,23 @@ impl App {
     }
 
     pub async fn from_config(config: Config) -> Result<App, InitError> {
-        let sinks = match config.sink {
-            SinkChoice::Local => {
+        let sdk = match (config.sink, config.routes.source.needs_aws()) {
+            (SinkChoice::Local, false) => None,
+            _ => Some(load_sdk_config().await),
+        };
+        let routes = LiveTable::load(
+            &config.routes,
+            &config.engine.limits,
+            config.engine.metrics_function.clone(),
+            sdk.as_ref(),
+        )
+        .await
+        .map_err(|source| InitError::Routes {
+            var: config.routes.source.variable(),
+            source,
+        })?;
+        let sinks = match (config.sink, sdk) {
+            (SinkChoice::Local, _) => {
                 let outbox =
                     Outbox::open(&config.outbox_dir).map_err(|source| InitError::Outbox {
                         dir: config.outbox_dir.display().to_string(),
@@ -43,12 +68,11 @@ impl App {
                 tracing::info!(path = %outbox.path().display(), "sending to the local outbox");
                 Sinks::all(Arc::new(outbox))
             }
-            SinkChoice::Aws => {
-                crate::sink::aws::aws_sinks(&crate::sink::aws::load_sdk_config().await)
-            }
+            (SinkChoice::Aws, Some(sdk)) => crate::sink::aws::aws_sinks(&sdk),
+            (SinkChoice::Aws, None) => crate::sink::aws::aws_sinks(&load_sdk_config().await),
         };
         Ok(App {
-            engine: Engine::new(config.routes, config.engine),
+            engine: Engine::with_routes(Arc::new(routes), config.engine),
             sinks,
         })
     }

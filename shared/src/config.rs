@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::dispatch::RetryPolicy;
 use crate::engine::EngineConfig;
-use crate::routes::{RoutingTable, TableError};
+use crate::routes_source::{APPCONFIG_DEFAULT_PORT, RoutesConfig, RoutesSource};
 use crate::validate::ContractLimits;
 
 /// Which sinks the functions send to.
@@ -22,7 +22,8 @@ pub enum SinkChoice {
 pub struct Config {
     pub sink: SinkChoice,
     pub outbox_dir: PathBuf,
-    pub routes: RoutingTable,
+    /// Where the routing table comes from; it is read when the app is built.
+    pub routes: RoutesConfig,
     pub engine: EngineConfig,
 }
 
@@ -30,22 +31,12 @@ pub struct Config {
 pub enum ConfigError {
     #[error("{var}: {rule}")]
     Invalid { var: &'static str, rule: String },
-    #[error("set FANOUT_ROUTES (the routing table as JSON) or FANOUT_ROUTES_FILE (a path to it)")]
+    #[error(
+        "set FANOUT_ROUTES (the routing table as JSON), FANOUT_ROUTES_FILE (a path to it) or FANOUT_ROUTES_URL (s3://bucket/key or appconfig://application/environment/profile)"
+    )]
     NoRoutes,
-    #[error("set only one of FANOUT_ROUTES and FANOUT_ROUTES_FILE")]
+    #[error("set only one of FANOUT_ROUTES, FANOUT_ROUTES_FILE and FANOUT_ROUTES_URL")]
     BothRoutes,
-    #[error("FANOUT_ROUTES_FILE: cannot read {path}: {source}")]
-    RoutesFile {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{var}: bad routing table: {source}")]
-    Table {
-        var: &'static str,
-        #[source]
-        source: TableError,
-    },
 }
 
 impl Config {
@@ -71,6 +62,7 @@ impl Config {
             get("FANOUT_OUTBOX_DIR").map_or_else(|| PathBuf::from("outbox"), PathBuf::from);
 
         let defaults = EngineConfig::default();
+        let limits = contract_limits(&get)?;
         let retry = RetryPolicy {
             max_attempts: parse(
                 &get,
@@ -93,20 +85,7 @@ impl Config {
         };
         let fleet_rate: f64 = parse(&get, "FANOUT_FLEET_RATE", 0.0, 0.0..=1_000_000.0)?;
         let engine = EngineConfig {
-            limits: ContractLimits {
-                analytics_max_payload: parse(
-                    &get,
-                    "FANOUT_ANALYTICS_MAX_PAYLOAD",
-                    defaults.limits.analytics_max_payload,
-                    1..=16 * 1024 * 1024,
-                )?,
-                allow_reserved_topics: parse(
-                    &get,
-                    "FANOUT_ALLOW_RESERVED_TOPICS",
-                    defaults.limits.allow_reserved_topics,
-                    false..=true,
-                )?,
-            },
+            limits,
             retry,
             concurrency: parse(&get, "FANOUT_CONCURRENCY", defaults.concurrency, 1..=1024)?,
             safety_margin: Duration::from_millis(parse(
@@ -124,27 +103,31 @@ impl Config {
             default_errors: default_errors(&get, &engine.limits)?,
             ..engine
         };
-        let routes = match (get("FANOUT_ROUTES"), get("FANOUT_ROUTES_FILE")) {
-            (Some(_), Some(_)) => return Err(ConfigError::BothRoutes),
-            (None, None) => return Err(ConfigError::NoRoutes),
-            (Some(json), None) => {
-                RoutingTable::from_json(&json, &engine.limits).map_err(|source| {
-                    ConfigError::Table {
-                        var: "FANOUT_ROUTES",
-                        source,
-                    }
+        let source = match (
+            get("FANOUT_ROUTES"),
+            get("FANOUT_ROUTES_FILE"),
+            get("FANOUT_ROUTES_URL"),
+        ) {
+            (Some(json), None, None) => RoutesSource::Inline(json),
+            (None, Some(path), None) => RoutesSource::File(PathBuf::from(path)),
+            (None, None, Some(url)) => {
+                let port = parse(
+                    &get,
+                    "AWS_APPCONFIG_EXTENSION_HTTP_PORT",
+                    APPCONFIG_DEFAULT_PORT,
+                    1..=u16::MAX,
+                )?;
+                RoutesSource::from_url(&url, port).map_err(|rule| ConfigError::Invalid {
+                    var: "FANOUT_ROUTES_URL",
+                    rule,
                 })?
             }
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ConfigError::RoutesFile { path, source })?;
-                RoutingTable::from_json(&text, &engine.limits).map_err(|source| {
-                    ConfigError::Table {
-                        var: "FANOUT_ROUTES_FILE",
-                        source,
-                    }
-                })?
-            }
+            (None, None, None) => return Err(ConfigError::NoRoutes),
+            _ => return Err(ConfigError::BothRoutes),
+        };
+        let routes = RoutesConfig {
+            source,
+            ttl: Duration::from_secs(parse(&get, "FANOUT_ROUTES_TTL", 60, 0..=86_400)?),
         };
 
         Ok(Config {
@@ -172,6 +155,28 @@ fn default_errors(
             })
         })
         .transpose()
+}
+
+/// The caps the destination contracts apply (`FANOUT_ANALYTICS_MAX_PAYLOAD`,
+/// `FANOUT_ALLOW_RESERVED_TOPICS`): the functions and the `fanout` tool check tables with them.
+pub fn contract_limits(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<ContractLimits, ConfigError> {
+    let defaults = ContractLimits::default();
+    Ok(ContractLimits {
+        analytics_max_payload: parse(
+            get,
+            "FANOUT_ANALYTICS_MAX_PAYLOAD",
+            defaults.analytics_max_payload,
+            1..=16 * 1024 * 1024,
+        )?,
+        allow_reserved_topics: parse(
+            get,
+            "FANOUT_ALLOW_RESERVED_TOPICS",
+            defaults.allow_reserved_topics,
+            false..=true,
+        )?,
+    })
 }
 
 /// EMF metrics are on by default in Lambda (where CloudWatch reads them from the log stream)
@@ -250,6 +255,41 @@ mod tests {
         assert_eq!(c.outbox_dir, PathBuf::from("outbox"));
         assert_eq!(c.engine.retry, RetryPolicy::default());
         assert_eq!(c.engine.fleet_rate, None);
+        assert_eq!(
+            c.routes,
+            RoutesConfig {
+                source: RoutesSource::Inline(TABLE.to_owned()),
+                ttl: Duration::from_secs(60)
+            }
+        );
+    }
+
+    #[test]
+    fn routing_tables_come_from_s3_or_appconfig() {
+        let c = config(&[
+            ("FANOUT_ROUTES_URL", "s3://tables/prod/routes.json"),
+            ("FANOUT_ROUTES_TTL", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.routes,
+            RoutesConfig {
+                source: RoutesSource::S3 {
+                    bucket: "tables".into(),
+                    key: "prod/routes.json".into()
+                },
+                ttl: Duration::ZERO
+            }
+        );
+        let c = config(&[
+            ("FANOUT_ROUTES_URL", "appconfig://iot-fanout/prod/routes"),
+            ("AWS_APPCONFIG_EXTENSION_HTTP_PORT", "2773"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.routes.source,
+            RoutesSource::AppConfig { port: 2773, .. }
+        ));
     }
 
     #[test]
@@ -301,12 +341,19 @@ mod tests {
                 "FANOUT_CONCURRENCY: must be a value from 1 to 1024, found `many`",
             ),
             (
-                &[("FANOUT_ROUTES_FILE", "/nonexistent/routes.json")],
-                "FANOUT_ROUTES_FILE: cannot read /nonexistent/routes.json",
+                &[
+                    ("FANOUT_ROUTES", TABLE),
+                    ("FANOUT_ROUTES_URL", "s3://b17/k"),
+                ],
+                "only one of",
             ),
             (
-                &[("FANOUT_ROUTES", "{")],
-                "FANOUT_ROUTES: bad routing table",
+                &[("FANOUT_ROUTES_URL", "https://example.com/routes.json")],
+                "FANOUT_ROUTES_URL: `https://example.com/routes.json`: must be s3://bucket/key or appconfig://",
+            ),
+            (
+                &[("FANOUT_ROUTES", TABLE), ("FANOUT_ROUTES_TTL", "-1")],
+                "FANOUT_ROUTES_TTL: must be a value from 0 to 86400",
             ),
             (
                 &[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "prometheus")],

@@ -17,6 +17,7 @@ use crate::message::{Message, MessageError, Payload};
 use crate::metrics;
 use crate::outcome::{DROPPED, Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
+use crate::routes_source::{LiveTable, LoadedTable};
 use crate::sink::{Entry, Sinks};
 use crate::validate::{self, ContractLimits};
 
@@ -85,7 +86,7 @@ impl Default for EngineConfig {
 
 #[derive(Debug)]
 pub struct Engine {
-    routes: RoutingTable,
+    routes: Arc<LiveTable>,
     config: EngineConfig,
     fleet_limiter: Option<Arc<RateLimiter>>,
 }
@@ -95,6 +96,7 @@ pub struct Engine {
 pub struct Plan {
     messages: Vec<PlannedMessage>,
     lanes: Vec<Lane>,
+    routes_version: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +136,8 @@ impl Refusal {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes_version: Option<Arc<str>>,
     pub messages: Vec<PlannedMessageView>,
     pub calls: Vec<CallView>,
 }
@@ -168,6 +172,7 @@ impl Plan {
 
     pub fn view(&self) -> PlanView {
         PlanView {
+            routes_version: self.routes_version.clone(),
             messages: self
                 .messages
                 .iter()
@@ -208,7 +213,17 @@ impl Plan {
 }
 
 impl Engine {
+    /// An engine on a table that never changes.
     pub fn new(routes: RoutingTable, config: EngineConfig) -> Self {
+        let fixed = LoadedTable {
+            table: routes,
+            version: None,
+        };
+        Engine::with_routes(Arc::new(LiveTable::fixed(fixed)), config)
+    }
+
+    /// An engine on a table that a re-read may replace (see [`LiveTable`]).
+    pub fn with_routes(routes: Arc<LiveTable>, config: EngineConfig) -> Self {
         let fleet_limiter = config
             .fleet_rate
             .and_then(RateLimiter::per_second)
@@ -220,22 +235,28 @@ impl Engine {
         }
     }
 
-    pub fn routes(&self) -> &RoutingTable {
-        &self.routes
+    /// The routing table one invocation uses from start to end; see [`LiveTable::current`].
+    pub fn routes(&self) -> Arc<LoadedTable> {
+        self.routes.current()
     }
 
     /// Whether invalid messages have an error destination: the table's `errors`, a route's, or
     /// the deployment's default error queue (`FANOUT_ERRORS_QUEUE_URL`).
-    pub fn has_error_destination(&self) -> bool {
-        self.routes.errors().is_configured() || self.config.default_errors.is_some()
+    pub fn has_error_destination(&self, routes: &RoutingTable) -> bool {
+        routes.errors().is_configured() || self.config.default_errors.is_some()
     }
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
-    /// Routes, checks and packs, without sending anything.
+    /// Routes, checks and packs, without sending anything (nor looking for a new table).
     pub fn plan(&self, inbound: Vec<Inbound>) -> Plan {
+        self.plan_with(&self.routes.peek(), inbound)
+    }
+
+    /// [`Engine::plan`] with a table taken earlier in the invocation.
+    pub fn plan_with(&self, routes: &LoadedTable, inbound: Vec<Inbound>) -> Plan {
         let mut messages = Vec::with_capacity(inbound.len());
         // Destinations in first-seen order, so calls (and the outbox) follow message order.
         let mut index: HashMap<Destination, usize> = HashMap::new();
@@ -245,7 +266,14 @@ impl Engine {
             let (id, state) = match item.message {
                 Err(e) => (None, Planned::Invalid(Refusal::new(e.to_string()))),
                 Ok(msg) => {
-                    let state = self.plan_message(i, &msg, item.targets, &mut index, &mut buckets);
+                    let state = self.plan_message(
+                        &routes.table,
+                        i,
+                        &msg,
+                        item.targets,
+                        &mut index,
+                        &mut buckets,
+                    );
                     (Some(msg.id), state)
                 }
             };
@@ -260,11 +288,16 @@ impl Engine {
             .into_iter()
             .flat_map(|(dest, ordered, entries)| batch::pack(&dest, entries, ordered))
             .collect();
-        Plan { messages, lanes }
+        Plan {
+            messages,
+            lanes,
+            routes_version: routes.version.clone(),
+        }
     }
 
     fn plan_message(
         &self,
+        table: &RoutingTable,
         index_in_batch: usize,
         msg: &Message,
         explicit: Option<Vec<Target>>,
@@ -273,7 +306,7 @@ impl Engine {
     ) -> Planned {
         let routed = match explicit {
             Some(targets) => Ok(Routed::Targets(targets)),
-            None => self.routes.route(msg),
+            None => table.route(msg),
         };
         let targets = match routed {
             Err(e) => {
@@ -420,40 +453,58 @@ impl Engine {
     /// of each group, then the second, …) so a message is only sent after the earlier messages
     /// of its group were delivered. Logs each message that was not delivered, once.
     pub async fn run(&self, inbound: Vec<Inbound>, sinks: &Sinks, deadline: Instant) -> Report {
-        self.run_invocation(inbound, sinks, deadline, "").await
+        self.run_with(&self.routes(), inbound, sinks, deadline, "")
+            .await
     }
 
-    /// [`Engine::run`] for one Lambda invocation: `request_id` goes into error records. Invalid
-    /// messages (and, with `onFailure: "errors"`, permanently failed ones) are then sent to the
-    /// table's error destination; a message whose record arrived is acknowledged to its trigger.
-    pub async fn run_invocation(
+    /// [`Engine::run`] for one Lambda invocation, with the table taken at its start and its
+    /// request id, which goes into error records. Invalid messages (and, with `onFailure:
+    /// "errors"`, permanently failed ones) are then sent to the error destination; a message
+    /// whose record arrived is acknowledged to its trigger.
+    pub async fn run_with(
         &self,
+        routes: &LoadedTable,
         mut inbound: Vec<Inbound>,
         sinks: &Sinks,
         deadline: Instant,
         request_id: &str,
     ) -> Report {
         let started = Instant::now();
-        let originals = error_records::take_originals(self, &mut inbound);
+        let originals = error_records::take_originals(self, &routes.table, &mut inbound);
         let mut report = if inbound.iter().all(|m| m.group.is_none()) {
-            self.execute(self.plan(inbound), sinks, deadline).await
+            self.execute(self.plan_with(routes, inbound), sinks, deadline)
+                .await
         } else {
-            self.run_in_waves(inbound, sinks, deadline).await
+            self.run_in_waves(routes, inbound, sinks, deadline).await
         };
-        if self.has_error_destination() {
-            error_records::route_errors(self, &mut report, &originals, sinks, deadline, request_id)
-                .await;
+        if self.has_error_destination(&routes.table) {
+            error_records::route_errors(
+                self,
+                &routes.table,
+                &mut report,
+                &originals,
+                sinks,
+                deadline,
+                request_id,
+            )
+            .await;
         }
         report.send_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        report.routes_version = routes.version.clone();
         log_outcomes(&report);
         if let Some(function) = &self.config.metrics_function {
             metrics::emit(&report, function);
         }
+        let margin = self.config.safety_margin;
+        self.routes
+            .settle(deadline.checked_sub(margin).unwrap_or(deadline))
+            .await;
         report
     }
 
     async fn run_in_waves(
         &self,
+        routes: &LoadedTable,
         inbound: Vec<Inbound>,
         sinks: &Sinks,
         deadline: Instant,
@@ -503,7 +554,9 @@ impl Engine {
             if batch.is_empty() {
                 continue;
             }
-            let report = self.execute(self.plan(batch), sinks, deadline).await;
+            let report = self
+                .execute(self.plan_with(routes, batch), sinks, deadline)
+                .await;
             calls += report.calls;
             retries += report.retries;
             throttles += report.throttles;
@@ -595,6 +648,7 @@ fn log_outcomes(report: &Report) {
         calls = report.calls,
         retries = report.retries,
         throttles = report.throttles,
+        routes_version = report.routes_version.as_deref().unwrap_or(""),
         "batch done"
     );
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::engine::{Engine, Inbound};
 use crate::message::{JsonPayload, Message, Payload};
 use crate::outcome::{Outcome, Report, Status};
-use crate::routes::OnFailure;
+use crate::routes::{OnFailure, RoutingTable};
 use crate::sink::Sinks;
 
 /// Bumped when a field changes meaning, so consumers of error queues can tell versions apart.
@@ -47,8 +47,12 @@ struct Record<'a> {
 }
 
 /// Which outcomes get an error record under the table's settings, and where each goes.
-fn wants_record(engine: &Engine, outcome: &Outcome) -> Option<crate::destination::Target> {
-    let errors = engine.routes().errors();
+fn wants_record(
+    engine: &Engine,
+    routes: &RoutingTable,
+    outcome: &Outcome,
+) -> Option<crate::destination::Target> {
+    let errors = routes.errors();
     let route = match outcome.status {
         Status::Invalid => outcome.route.as_deref(),
         Status::Failed if errors.on_failure() == OnFailure::Errors && !outcome.retryable => outcome
@@ -67,6 +71,7 @@ fn wants_record(engine: &Engine, outcome: &Outcome) -> Option<crate::destination
 /// Sends the run's error records and marks each message whose record arrived.
 pub(crate) async fn route_errors(
     engine: &Engine,
+    routes: &RoutingTable,
     report: &mut Report,
     originals: &[Option<String>],
     sinks: &Sinks,
@@ -80,7 +85,7 @@ pub(crate) async fn route_errors(
     let mut records = Vec::new();
     let mut positions = Vec::new();
     for (i, outcome) in report.outcomes.iter().enumerate() {
-        let Some(target) = wants_record(engine, outcome) else {
+        let Some(target) = wants_record(engine, routes, outcome) else {
             continue;
         };
         let original = originals.get(i).and_then(Option::as_deref);
@@ -158,8 +163,12 @@ pub(crate) async fn route_errors(
 }
 
 /// Keeps the messages as delivered when an error destination may need them.
-pub(crate) fn take_originals(engine: &Engine, inbound: &mut [Inbound]) -> Vec<Option<String>> {
-    if !engine.has_error_destination() {
+pub(crate) fn take_originals(
+    engine: &Engine,
+    routes: &RoutingTable,
+    inbound: &mut [Inbound],
+) -> Vec<Option<String>> {
+    if !engine.has_error_destination(routes) {
         return Vec::new();
     }
     inbound.iter_mut().map(|i| i.original.take()).collect()

@@ -9,7 +9,7 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{PooledClient, build_request};
 
 use crate::app::InitError;
-use crate::config::ConfigError;
+use crate::routes_source::LoadError;
 
 /// Runtime API, "Initialization error": `POST /runtime/init/error` with the error type in this
 /// header and `{"errorMessage", "errorType"}` as the body
@@ -29,7 +29,11 @@ pub trait LambdaError: std::fmt::Display {
 impl LambdaError for InitError {
     fn error_type(&self) -> &'static str {
         match self {
-            InitError::Config(ConfigError::Table { .. }) => "Fanout.RoutingTableError",
+            InitError::Routes {
+                source: LoadError::Table { .. },
+                ..
+            } => "Fanout.RoutingTableError",
+            InitError::Routes { .. } => "Fanout.RoutingSourceError",
             InitError::Config(_) => "Fanout.ConfigError",
             InitError::Outbox { .. } => "Fanout.OutboxError",
         }
@@ -108,16 +112,19 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn init_error(routes: &str) -> InitError {
-        let config = Config::from_lookup(|k| (k == "FANOUT_ROUTES").then(|| routes.to_owned()));
-        InitError::Config(config.err().unwrap())
+    /// The table is loaded (and refused) before the outbox is opened.
+    async fn init_error(routes: &str) -> InitError {
+        let config =
+            Config::from_lookup(|k| (k == "FANOUT_ROUTES").then(|| routes.to_owned())).unwrap();
+        crate::app::App::from_config(config).await.err().unwrap()
     }
 
-    #[test]
-    fn init_errors_have_a_type_and_their_readable_text() {
+    #[tokio::test]
+    async fn init_errors_have_a_type_and_their_readable_text() {
         let table = init_error(
             r#"{"routes": [{"name": "a", "targets": [{"type": "mqtt", "topic": "x", "qos": 2}]}]}"#,
-        );
+        )
+        .await;
         let d = diagnostic(&table);
         assert_eq!(d.error_type, "Fanout.RoutingTableError");
         assert!(

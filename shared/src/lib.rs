@@ -3,7 +3,8 @@
 //!
 //! The pipeline, in module order: [`message`] → [`routes`] → [`validate`] → [`batch`] →
 //! [`dispatch`] (through a [`sink::Sink`]) → [`outcome`]. [`engine`] strings them together;
-//! [`app`] builds it once at cold start from [`config`].
+//! [`app`] builds it once at cold start from [`config`], with the table [`routes_source`] reads
+//! (and re-reads) and [`schema`] describes.
 
 pub mod app;
 pub mod batch;
@@ -20,6 +21,8 @@ pub mod message;
 pub mod metrics;
 pub mod outcome;
 pub mod routes;
+pub mod routes_source;
+pub mod schema;
 pub mod sink;
 pub mod telemetry;
 pub mod validate;

@@ -32,21 +32,27 @@ const KIND_METRICS: [(&str, &str); 3] = [
     ("TargetsSkipped", "Count"),
 ];
 
+/// When a new routing table version is refused, dimension `Function`.
+const REJECTED_METRICS: [(&str, &str); 1] = [("RoutesRejected", "Count")];
+
+fn directive(timestamp_ms: u64, dimensions: Value, metrics: &[(&str, &str)]) -> Value {
+    json!({
+        "Timestamp": timestamp_ms,
+        "CloudWatchMetrics": [{
+            "Namespace": NAMESPACE,
+            "Dimensions": [dimensions],
+            "Metrics": metrics.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+        }],
+    })
+}
+
 /// The EMF documents for one run: one for the invocation, one per destination kind it touched.
+/// The routing table's version rides along as `RoutesVersion`, a property (searchable in Logs
+/// Insights) rather than a dimension, which would make a new metric of every version.
 pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Value> {
     let s = &report.summary;
-    let directive = |dimensions: Value, metrics: &[(&str, &str)]| {
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [dimensions],
-                "Metrics": metrics.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
-            }],
-        })
-    };
-    let mut docs = vec![json!({
-        "_aws": directive(json!(["Function"]), &INVOCATION_METRICS),
+    let mut invocation = json!({
+        "_aws": directive(timestamp_ms, json!(["Function"]), &INVOCATION_METRICS),
         "Function": function,
         "MessagesIn": s.messages,
         "Delivered": s.delivered,
@@ -59,10 +65,14 @@ pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Valu
         "Retries": report.retries,
         "Throttles": report.throttles,
         "SendLatency": report.send_ms,
-    })];
+    });
+    if let (Some(version), Some(doc)) = (&report.routes_version, invocation.as_object_mut()) {
+        doc.insert("RoutesVersion".to_owned(), json!(version));
+    }
+    let mut docs = vec![invocation];
     for (kind, counts) in &s.by_kind {
         docs.push(json!({
-            "_aws": directive(json!(["Function", "Kind"]), &KIND_METRICS),
+            "_aws": directive(timestamp_ms, json!(["Function", "Kind"]), &KIND_METRICS),
             "Function": function,
             "Kind": kind.as_str(),
             "TargetsDelivered": counts.delivered,
@@ -73,15 +83,33 @@ pub fn documents(report: &Report, function: &str, timestamp_ms: u64) -> Vec<Valu
     docs
 }
 
+/// The EMF document for a routing table version that failed its checks.
+pub fn rejected_document(function: &str, version: &str, timestamp_ms: u64) -> Value {
+    json!({
+        "_aws": directive(timestamp_ms, json!(["Function"]), &REJECTED_METRICS),
+        "Function": function,
+        "RoutesRejected": 1,
+        "RoutesVersion": version,
+    })
+}
+
 /// Prints the run's EMF lines when metrics are on (`function` is the Lambda function's name).
 pub fn emit(report: &Report, function: &str) {
-    let timestamp_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    for doc in documents(report, function, timestamp_ms) {
+    for doc in documents(report, function, now_ms()) {
         // EMF is read from the function's log stream: each document must be a line of its own.
         println!("{doc}");
     }
+}
+
+/// Prints the `RoutesRejected` line for a refused routing table version.
+pub fn emit_rejected(function: &str, version: &str) {
+    println!("{}", rejected_document(function, version, now_ms()));
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -114,6 +142,7 @@ mod tests {
             1,
         );
         report.send_ms = 12;
+        report.routes_version = Some(Arc::from("sha256:0123456789abcdef"));
         let docs = documents(&report, "fanout-sqs", 1_700_000_000_000);
         assert_eq!(docs.len(), 2);
         let inv = &docs[0];
@@ -136,6 +165,7 @@ mod tests {
         .map(|k| inv[*k].as_u64().unwrap())
         .collect();
         assert_eq!(values, [2, 1, 1, 1, 2, 1, 12]);
+        assert_eq!(inv["RoutesVersion"], "sha256:0123456789abcdef");
         // Every metric declared has a value in the document, as EMF requires.
         for doc in &docs {
             for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -191,5 +221,22 @@ mod tests {
         let kinds: Vec<&str> = docs.iter().filter_map(|d| d["Kind"].as_str()).collect();
         assert_eq!(kinds, ["firehose", "kinesis", "eventbridge", "sqs"]);
         assert!(docs.iter().skip(1).all(|d| d["TargetsFailed"] == 1));
+    }
+
+    #[test]
+    fn a_rejected_table_version_is_one_count() {
+        let doc = rejected_document("fanout-sqs", "7", 1_700_000_000_000);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "RoutesRejected"
+        );
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(
+            (
+                doc["RoutesRejected"].as_u64(),
+                doc["RoutesVersion"].as_str()
+            ),
+            (Some(1), Some("7"))
+        );
     }
 }

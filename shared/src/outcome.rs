@@ -204,6 +204,10 @@ pub struct Report {
     pub throttles: usize,
     /// Wall time from the start of the run to its report, in milliseconds.
     pub send_ms: u64,
+    /// The version of the routing table that routed the run (see
+    /// [`crate::routes_source::LoadedTable::version`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes_version: Option<Arc<str>>,
 }
 
 impl Report {
@@ -235,6 +239,7 @@ impl Report {
             retries,
             throttles,
             send_ms: 0,
+            routes_version: None,
         }
     }
 }

@@ -127,7 +127,13 @@ async fn invalid_messages_reach_the_error_destination_with_their_reason_and_are_
         ),
     ];
     let report = engine
-        .run_invocation(batch, &Sinks::all(sink.clone()), deadline(), "req-1")
+        .run_with(
+            &engine.routes(),
+            batch,
+            &Sinks::all(sink.clone()),
+            deadline(),
+            "req-1",
+        )
         .await;
     let statuses: Vec<(Status, bool)> = report
         .outcomes
@@ -293,7 +299,7 @@ async fn without_an_errors_target_the_deployments_error_queue_takes_the_records(
             ..EngineConfig::default()
         },
     );
-    assert!(engine.has_error_destination());
+    assert!(engine.has_error_destination(&engine.routes().table));
     let sink = std::sync::Arc::new(Fake::default());
     let report = engine
         .run(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use fanout::engine::Inbound;
 use fanout::message::{Message, MessageError};
 use fanout::outcome::{Outcome, Report, Status, Summary};
+use fanout::routes::RoutingTable;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -36,6 +37,8 @@ struct Extra<'a> {
 #[serde(rename_all = "camelCase")]
 struct Results<'a> {
     request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes_version: Option<&'a str>,
     summary: &'a Summary,
     results: Vec<Result_<'a>>,
 }
@@ -55,10 +58,12 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
         Ok(flags) => flags,
         Err(refusal) => return refusal.into_response(),
     };
-    match parse(http, req) {
+    // One table for the whole request: planned, sent and reported with the same version.
+    let routes = http.app.engine.routes();
+    match parse(http, req, &routes.table) {
         Err(refusal) => refusal.into_response(),
         Ok(inbound) if flags.is_set(DRY_RUN) => {
-            let plan = http.app.engine.plan(inbound);
+            let plan = http.app.engine.plan_with(&routes, inbound);
             #[derive(Serialize)]
             #[serde(rename_all = "camelCase")]
             struct DryRun {
@@ -81,7 +86,7 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
             let report = http
                 .app
                 .engine
-                .run_invocation(inbound, &http.app.sinks, deadline(req), &id)
+                .run_with(&routes, inbound, &http.app.sinks, deadline(req), &id)
                 .await;
             respond(id, &report)
         }
@@ -90,7 +95,7 @@ pub(crate) async fn handle(http: &HttpApp, req: &Request) -> Response<Body> {
 
 /// Size limits first (before parsing), then the batch shape; per-message problems become
 /// invalid outcomes, not request errors.
-fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
+fn parse(http: &HttpApp, req: &Request, routes: &RoutingTable) -> Result<Vec<Inbound>, Refusal> {
     let limits = &http.settings;
     let text = body::json_text(req, limits.max_bytes)?;
     let shape = |rule: String| {
@@ -126,7 +131,7 @@ fn parse(http: &HttpApp, req: &Request) -> Result<Vec<Inbound>, Refusal> {
 
     let mut first_seen: HashMap<String, usize> = HashMap::with_capacity(messages.len());
     let engine_limits = &http.app.engine.config().limits;
-    let keep_originals = http.app.engine.has_error_destination();
+    let keep_originals = http.app.engine.has_error_destination(routes);
     let inbound = messages
         .iter()
         .enumerate()
@@ -175,6 +180,7 @@ fn respond(request_id: String, report: &Report) -> Response<Body> {
     let s = &report.summary;
     let body = Results {
         request_id,
+        routes_version: report.routes_version.as_deref(),
         summary: s,
         results: report
             .outcomes

@@ -9,7 +9,8 @@ use fanout::jobs::Job;
 use fanout::lambda_init::{LambdaError, diagnostic};
 use fanout::message::{MessageError, check_id};
 use fanout::outcome::{Report, TargetStatus};
-use fanout::routes::{PLAIN_NAME_RULE, is_plain_name};
+use fanout::routes::{PLAIN_NAME_RULE, RoutingTable, is_plain_name};
+use fanout::validate::ContractLimits;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,6 +33,9 @@ pub struct RunSummary {
     pub calls: usize,
     pub retries: usize,
     pub failures: Vec<Failure>,
+    /// The version of the routing table the job came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -101,12 +105,26 @@ impl From<ScheduleError> for Diagnostic {
 
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, ScheduleError> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
-    let request = decode(app, &event.payload, &event.context.request_id)?;
+    // One table for the whole run: the job is looked up and reported with the same version.
+    let routes = app.engine.routes();
+    let limits = &app.engine.config().limits;
+    let request = decode(
+        &routes.table,
+        limits,
+        &event.payload,
+        &event.context.request_id,
+    )?;
     let job = request.job.as_ref();
     tracing::info!(job = job.name(), run = %request.run, messages = job.message_count(), "running job");
     let report = app
         .engine
-        .run(job.inbound(&request.run), &app.sinks, deadline)
+        .run_with(
+            &routes,
+            job.inbound(&request.run),
+            &app.sinks,
+            deadline,
+            &event.context.request_id,
+        )
         .await;
     let summary = summarize(job.name(), &request.run, &report);
     tracing::info!(
@@ -129,8 +147,12 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<RunSummary, 
     Ok(summary)
 }
 
-fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'a>, ScheduleError> {
-    let table = app.engine.routes();
+fn decode<'a>(
+    table: &'a RoutingTable,
+    limits: &ContractLimits,
+    event: &Value,
+    request_id: &str,
+) -> Result<Request<'a>, ScheduleError> {
     let named = |field: &'static str, name: &str| {
         if !is_plain_name(name) {
             return Err(ScheduleError::BadJobName { field });
@@ -151,14 +173,9 @@ fn decode<'a>(app: &'a App, event: &Value, request_id: &str) -> Result<Request<'
         Value::String(name) => named("`job`", name),
         Value::Object(_) => {
             check_inline_job(field)?;
-            Job::parse(
-                field,
-                1,
-                &app.engine.config().limits,
-                app.engine.routes().redirect(),
-            )
-            .map(Cow::Owned)
-            .map_err(|e| ScheduleError::InlineJob(e.to_string()))
+            Job::parse(field, 1, limits, table.redirect())
+                .map(Cow::Owned)
+                .map_err(|e| ScheduleError::InlineJob(e.to_string()))
         }
         _ => Err(ScheduleError::BadJobField),
     };
@@ -249,6 +266,7 @@ fn summarize(job: &str, run: &str, report: &Report) -> RunSummary {
         calls: report.calls,
         retries: report.retries,
         failures: Vec::new(),
+        routes_version: report.routes_version.as_deref().map(str::to_owned),
     };
     for outcome in &report.outcomes {
         let message = outcome

@@ -38,14 +38,21 @@ impl From<SqsError> for Diagnostic {
 pub async fn handle(app: &App, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, SqsError> {
     let deadline = deadline_from_epoch_ms(event.context.deadline);
     let mut inbound = decode(&event.payload);
-    if app.engine.has_error_destination() {
+    let routes = app.engine.routes();
+    if app.engine.has_error_destination(&routes.table) {
         for (item, record) in inbound.iter_mut().zip(&event.payload.records) {
             item.original = record.body.clone();
         }
     }
     let report = app
         .engine
-        .run_invocation(inbound, &app.sinks, deadline, &event.context.request_id)
+        .run_with(
+            &routes,
+            inbound,
+            &app.sinks,
+            deadline,
+            &event.context.request_id,
+        )
         .await;
     encode(&event.payload, &report)
 }

@@ -150,6 +150,9 @@ pub struct RouteError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawTable {
+    /// The table's JSON Schema, for editors (`shared/schema/routes.schema.json`); ignored here.
+    #[serde(rename = "$schema")]
+    _schema: Option<String>,
     routes: Vec<Value>,
     default: Option<RawDefault>,
     #[serde(default)]
@@ -382,6 +385,15 @@ impl RoutingTable {
     /// Route names in table order.
     pub fn route_names(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| &*r.name)
+    }
+
+    /// Names of the routes whose `match` the message meets, in table order: the routes
+    /// [`RoutingTable::route`] takes targets from.
+    pub fn matching_routes<'a>(&'a self, msg: &'a Message) -> impl Iterator<Item = &'a str> {
+        self.routes
+            .iter()
+            .filter(|r| r.topic_matches(msg) && r.content_matches(msg))
+            .map(|r| &*r.name)
     }
 
     /// Renders for `msg` every target whose templates read the message, as `route` would, and
@@ -731,6 +743,10 @@ mod tests {
                 "sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanout-alarms.fifo@alarms",
             ]
         );
+        assert_eq!(
+            t.matching_routes(&hot).collect::<Vec<_>>(),
+            ["telemetry", "overheat", "archive"]
+        );
         let other = msg(r#"{"id": "m3", "topic": "plant2/x", "payload": 1}"#);
         assert_eq!(t.route(&other).unwrap(), Routed::Rejected);
         assert_eq!(t.route_names().count(), 7);
@@ -864,6 +880,10 @@ mod tests {
     fn table_errors_name_the_route_and_field() {
         let err = |v: Value| table(v).unwrap_err().to_string();
         assert!(err(json!({"routez": []})).starts_with("routing table: unknown field `routez`"));
+        assert!(
+            table(json!({"$schema": "./shared/schema/routes.schema.json", "routes": []})).is_ok(),
+            "`$schema` names the schema for editors"
+        );
         assert!(
             RoutingTable::from_json("{", &ContractLimits::default())
                 .unwrap_err()

@@ -10,6 +10,7 @@ use fanout::config::Config;
 use fanout::destination::Destination;
 use fanout::engine::Engine;
 use fanout::ids::downstream_id;
+use fanout::routes::RoutingTable;
 
 use super::stub::Stub;
 
@@ -102,8 +103,10 @@ async fn app_with(url: &str, margin_ms: u64, error_queue: Option<&str>) -> App {
         _ => None,
     })
     .unwrap_or_else(|e| panic!("config: {e}"));
+    let routes = RoutingTable::from_json(ROUTES, &config.engine.limits)
+        .unwrap_or_else(|e| panic!("routes: {e}"));
     App {
-        engine: Engine::new(config.routes, config.engine),
+        engine: Engine::new(routes, config.engine),
         sinks: fanout::sink::aws::aws_sinks(&sdk),
     }
 }

@@ -2,6 +2,7 @@
 //! wire-level stub for IoT Analytics and IoT Events Data), and small builders for calls.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod appconfig;
 pub mod moto;
 pub mod stub;
 
@@ -24,6 +25,15 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .load()
         .await
+}
+
+/// An S3 client for putting test objects on moto, which serves buckets by path.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// A name unique across tests and test processes sharing one moto server.
