@@ -6,6 +6,7 @@ pub mod events;
 pub mod outbox;
 pub mod publish;
 pub mod shadow;
+mod signed_http;
 pub mod sns;
 
 use std::fmt;
