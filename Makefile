@@ -12,8 +12,15 @@ PIP ?= python3 -m pip
 # pinned too, so that a new release's checks arrive by a change here, not by surprise in CI.
 CHECKOV_VENV ?= $(CURDIR)/.venv/checkov
 CHECKOV_VERSION ?= 3.3.30
+# The end-to-end comparison (../shared/bench/e2e_compare.py) runs a boto3 peer and a local AWS stub;
+# they need boto3 and orjson (uvloop makes the stub faster), pinned so the peer's figures move only
+# by a change here.
+BENCH_VENV ?= $(CURDIR)/.venv/bench
+BENCH_PACKAGES ?= boto3==1.44.8 orjson==3.13.0 uvloop==0.23.0
+E2E_BENCH ?= $(CURDIR)/../shared/bench/e2e_compare.py
+E2E_ROUNDS ?= 3
 
-.PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov fmt
+.PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov tools-bench fmt
 
 ## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox:
 ## one line per event (function, event, status, delivered/failed/invalid/dropped, calls), counts
@@ -161,6 +168,12 @@ tools-test:
 	command -v cfn-lint >/dev/null || $(PIP) install --quiet cfn-lint
 	command -v sam >/dev/null || $(PIP) install --quiet aws-sam-cli
 
+tools-bench:
+	if ! "$(BENCH_VENV)/bin/python" -c 'import boto3, orjson, uvloop' 2>/dev/null; then
+	  python3 -m venv "$(BENCH_VENV)"
+	  "$(BENCH_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check $(BENCH_PACKAGES)
+	fi
+
 tools-checkov:
 	installed=$$("$(CHECKOV_VENV)/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))' 2>/dev/null || true)
 	if [ "$$installed" != "$(CHECKOV_VERSION)" ]; then
@@ -177,13 +190,17 @@ build: tools-demo tools-test
 	SAM_CLI_TELEMETRY=0 sam build --language-extensions
 	ls -l .aws-sam/build/*/bootstrap
 
-## Every benchmark of BENCHMARKS.md: criterion for the pipeline, tables for the rest.
-bench:
+## Every benchmark of BENCHMARKS.md: criterion for the pipeline, tables for the rest, and the
+## end-to-end comparison with the boto3 peer (release fanout-sqs; results in target/e2e_results.json).
+bench: tools-bench
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
 	cargo bench --locked -p fanout --bench fleet
 	cargo bench --locked -p fanout --bench routes_source
+	cargo bench --locked -p fanout --bench calls
 	cargo bench --locked -p fanout-sqs --bench end_to_end
 	cargo build --release --locked -p fanout-sqs -p fanout-http -p fanout-schedule
 	python3 shared/benches/cold_start.py target/release
 	python3 shared/benches/cold_start.py --runs 5 --fleet-job 100000 target/release
+	"$(BENCH_VENV)/bin/python" "$(E2E_BENCH)" --rounds $(E2E_ROUNDS) \
+	  --binary target/release/fanout-sqs --out target/e2e_results.json

@@ -775,6 +775,181 @@ async fn shadow_of_a_missing_thing_is_permanent_and_named() {
     assert!(err.message.contains(&thing), "{}", err.message);
 }
 
+// ---------------------------------------------------------------- IoT Core Publish (stub)
+
+fn mqtt(topic: &str) -> Destination {
+    Destination::Mqtt {
+        topic: topic.into(),
+    }
+}
+
+fn publish_entry(payload: &[u8], params: PublishParams) -> fanout::sink::Entry {
+    entry(0, "m0", payload, EntryParams::Publish(Arc::new(params)))
+}
+
+/// The sink publishes without the SDK's orchestrator; what reaches the service must be what
+/// `aws_sdk_iotdataplane`'s `Publish` sends: same path and query (the topic one encoded label),
+/// body, content and MQTT 5 headers, signed for the same region and service.
+#[tokio::test]
+async fn publish_sends_the_request_the_sdk_sends() {
+    let stub = Stub::start(Behaviour::default()).await;
+    let config = sdk_config(&stub.url).await;
+    let topic = "plant1/line 3/température";
+    let payload = br#"{"temp":81.5}"#;
+    let params = PublishParams {
+        qos: 1,
+        retain: true,
+        user_properties: Some(r#"[{"deviceName":"alpha"}]"#.into()),
+        content_type: Some("application/json; charset=utf-8".into()),
+        response_topic: Some("plant1/replies/température".into()),
+        correlation_data: Some(BASE64.encode("corr-1")),
+        message_expiry: Some(60),
+        payload_format_indicator: Some(PayloadFormat::Utf8Data),
+    };
+    aws_sdk_iotdataplane::Client::new(&config)
+        .publish()
+        .topic(topic)
+        .qos(1)
+        .retain(true)
+        .payload(aws_sdk_iotdataplane::primitives::Blob::new(
+            payload.to_vec(),
+        ))
+        .set_user_properties(params.user_properties.clone())
+        .set_content_type(params.content_type.clone())
+        .set_response_topic(params.response_topic.clone())
+        .set_correlation_data(params.correlation_data.clone())
+        .set_message_expiry(params.message_expiry)
+        .payload_format_indicator(aws_sdk_iotdataplane::types::PayloadFormatIndicator::Utf8Data)
+        .send()
+        .await
+        .unwrap();
+    let sinks = aws_sinks(&config);
+    let c = call(mqtt(topic), vec![publish_entry(payload, params)]);
+    assert_eq!(sinks.publish.send(&c).await.unwrap(), CallReport::default());
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let [sdk, ours] = s.published.as_slice() else {
+            panic!("{:?}", s.published)
+        };
+        assert_eq!(ours.topic, topic);
+        assert_eq!(ours.path_and_query, sdk.path_and_query);
+        assert_eq!(ours.body, sdk.body);
+        for header in [
+            "content-type",
+            "content-length",
+            "x-amz-mqtt5-user-properties",
+            "x-amz-mqtt5-payload-format-indicator",
+            "x-amz-mqtt5-correlation-data",
+        ] {
+            assert_eq!(
+                ours.headers.get(header),
+                sdk.headers.get(header),
+                "{header}"
+            );
+        }
+        // `Credential=testing/<date>/us-east-1/iotdata/aws4_request, SignedHeaders=…`
+        let scope = |h: &HashMap<String, String>| {
+            let auth = h["authorization"].clone();
+            let credential = auth.split(", ").next().unwrap_or_default().to_owned();
+            credential
+                .splitn(3, '/')
+                .nth(2)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(scope(&ours.headers), "us-east-1/iotdata/aws4_request");
+        assert_eq!(scope(&ours.headers), scope(&sdk.headers));
+    });
+}
+
+#[tokio::test]
+async fn publish_errors_are_classified_and_name_action_and_topic() {
+    let mut call_errors = HashMap::new();
+    call_errors.insert(
+        "locked".to_owned(),
+        (403, "UnauthorizedException".to_owned()),
+    );
+    call_errors.insert(
+        "bad".to_owned(),
+        (400, "InvalidRequestException".to_owned()),
+    );
+    let stub = Stub::start(Behaviour {
+        throttle_first: 1,
+        fail_first: 1,
+        call_errors,
+        ..Behaviour::default()
+    })
+    .await;
+    let sinks = aws_sinks(&sdk_config(&stub.url).await);
+    let secret = br#"{"secret_value":"do-not-log-me"}"#;
+    let send = |topic: &str| {
+        let c = call(
+            mqtt(topic),
+            vec![publish_entry(secret, PublishParams::default())],
+        );
+        let sinks = sinks.clone();
+        async move { sinks.publish.send(&c).await }
+    };
+    let err = send("locked").await.unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str()),
+        (ErrorClass::Permanent, "UnauthorizedException")
+    );
+    assert!(
+        err.message.contains("access denied")
+            && err.message.contains("iot:Publish")
+            && err.message.contains("`locked`"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("do-not-log-me"));
+    let err = send("bad").await.unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str()),
+        (ErrorClass::Permanent, "InvalidRequestException")
+    );
+    let err = send("plant1/t").await.unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str()),
+        (ErrorClass::Throttled, "ThrottlingException")
+    );
+    let err = send("plant1/t").await.unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str()),
+        (ErrorClass::Transient, "InternalFailureException")
+    );
+    assert_eq!(send("plant1/t").await.unwrap(), CallReport::default());
+    stub.with(|s| assert_eq!(s.published.len(), 5));
+}
+
+#[tokio::test]
+async fn publish_to_an_endpoint_that_does_not_answer_is_transient() {
+    // Port 9 (discard) is closed here: the connection is refused.
+    let sinks = aws_sinks(&sdk_config("http://127.0.0.1:9").await);
+    let c = call(
+        mqtt("plant1/t"),
+        vec![publish_entry(b"{}", PublishParams::default())],
+    );
+    let err = sinks.publish.send(&c).await.unwrap_err();
+    assert_eq!(
+        (err.class, err.code.as_str()),
+        (ErrorClass::Transient, "DispatchFailure")
+    );
+    assert!(err.message.contains("`plant1/t`"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn publish_without_a_region_fails_every_call_and_says_what_to_set() {
+    let sinks = aws_sinks(&aws_config::SdkConfig::builder().build());
+    let c = call(
+        mqtt("plant1/t"),
+        vec![publish_entry(b"{}", PublishParams::default())],
+    );
+    let err = sinks.publish.send(&c).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(err.message.contains("AWS_REGION"), "{}", err.message);
+}
+
 // ---------------------------------------------------------------- configuration
 
 /// `load_sdk_config` reads the environment; setting variables in-process is unsafe (and racy
@@ -783,6 +958,8 @@ async fn shadow_of_a_missing_thing_is_permanent_and_named() {
 async fn load_sdk_config_honours_per_service_endpoint_variables() {
     let moto = moto();
     let f = sns_fixture(&moto.url, false).await;
+    support::moto::start_recording(&moto.url).await;
+    let mqtt_topic = unique("env");
     let status = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -791,9 +968,12 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
             "--nocapture",
         ])
         .env("FANOUT_TEST_TOPIC", &f.topic_arn)
-        // A dead global endpoint: only the per-service variable can make the publish work.
+        .env("FANOUT_TEST_MQTT_TOPIC", &mqtt_topic)
+        // A dead global endpoint: only the per-service variables can make the publishes work
+        // (IoT Core Publish reads its own without the SDK client: sink::signed_http).
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_ENDPOINT_URL_SNS", &moto.url)
+        .env("AWS_ENDPOINT_URL_IOT_DATA_PLANE", &moto.url)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -804,6 +984,11 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
         .unwrap();
     assert!(status.success());
     assert_eq!(receive(&f, 1).await.len(), 1);
+    let rec = support::moto::recording(&moto.url).await;
+    assert_eq!(
+        recorded_for(&rec, &format!("/topics/{mqtt_topic}")).len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -812,6 +997,13 @@ async fn env_child_publishes_via_env_endpoints() {
     let topic_arn = std::env::var("FANOUT_TEST_TOPIC").unwrap();
     let report = publish_one_as_main_does(topic_arn, b"via env").await;
     assert_eq!(report.unwrap(), CallReport::default());
+    let mqtt_topic = std::env::var("FANOUT_TEST_MQTT_TOPIC").unwrap();
+    let sinks = aws_sinks(&fanout::sink::aws::load_sdk_config().await);
+    let c = call(
+        mqtt(&mqtt_topic),
+        vec![publish_entry(b"via env", PublishParams::default())],
+    );
+    assert_eq!(sinks.publish.send(&c).await.unwrap(), CallReport::default());
 }
 
 /// One SNS entry through the sinks as `main` builds them, from the process's environment.

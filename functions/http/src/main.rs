@@ -5,7 +5,10 @@ use fanout::lambda_init::or_exit;
 use fanout_http::{HttpApp, HttpSettings};
 use lambda_http::{Error, lambda_runtime, service_fn};
 
-#[tokio::main]
+// One thread: a function has at most one vCPU below 1,769 MB, and its work is one task that
+// waits on the network; worker threads only added cross-thread wake-ups (BENCHMARKS.md, "CPU
+// per downstream call").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     fanout::telemetry::init();
     let http = HttpApp {

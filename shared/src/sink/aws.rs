@@ -74,7 +74,7 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
             .retry_config(RetryConfig::disabled())
             .build(),
     );
-    // One IoT data plane client serves MQTT publishes, fleet publishes and shadows.
+    // Device shadows; MQTT and fleet publishes go through `PublishSink` below.
     let iot_data = aws_sdk_iotdataplane::Client::from_conf(
         aws_sdk_iotdataplane::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
@@ -112,7 +112,9 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         analytics: Arc::new(AnalyticsSink::new(analytics)),
         events: Arc::new(EventsSink::new(events)),
         sns: Arc::new(SnsSink::new(sns)),
-        publish: Arc::new(PublishSink::new(iot_data.clone())),
+        // IoT Core Publish skips the SDK orchestrator (sink::signed_http): same endpoint,
+        // credentials and connection pool as this client.
+        publish: Arc::new(PublishSink::new(config)),
         shadow: Arc::new(ShadowSink::new(iot_data)),
         firehose: Arc::new(FirehoseSink::new(firehose)),
         kinesis: Arc::new(KinesisSink::new(kinesis)),
@@ -240,65 +242,90 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let Target { action, what, name } = target;
-    let (class, code, message) = match &err {
-        SdkError::ConstructionFailure(_) => (
-            ErrorClass::Permanent,
-            "ConstructionFailure".to_owned(),
-            format!("could not build the {action} request for {what} `{name}`: {err}"),
-        ),
-        SdkError::TimeoutError(_) => (
+    let error = match &err {
+        SdkError::ConstructionFailure(_) => construction_failure(&err, target),
+        SdkError::TimeoutError(_) => CallError::new(
             ErrorClass::Transient,
-            "Timeout".to_owned(),
+            "Timeout",
             format!("{action} to {what} `{name}` timed out"),
         ),
         SdkError::DispatchFailure(failure) => {
-            let kind = if failure.is_timeout() {
-                "timed out"
-            } else if failure.is_io() {
-                "failed to connect or lost the connection"
-            } else {
-                "could not be sent"
-            };
-            (
-                ErrorClass::Transient,
-                "DispatchFailure".to_owned(),
-                format!("{action} to {what} `{name}` {kind}"),
-            )
+            dispatch_failure(failure.is_timeout(), failure.is_io(), target)
         }
-        SdkError::ResponseError(r) => {
-            let status = r.raw().status().as_u16();
-            // An answer that could not be read: a 5xx or a cut connection more often than not.
-            let class = match classify(None, Some(status)) {
-                ErrorClass::Permanent if (200..300).contains(&status) => ErrorClass::Transient,
-                class => class,
-            };
-            (
-                class,
-                format!("HTTP{status}"),
-                format!("{action} to {what} `{name}`: unreadable answer (HTTP {status})"),
-            )
-        }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = err
-                .code()
-                .map_or_else(|| format!("HTTP{status}"), str::to_owned);
-            let detail = err.message().map(short).unwrap_or_default();
-            let class = classify(err.code(), Some(status));
-            (
-                class,
-                code.clone(),
-                service_message(&code, status, &detail, target),
-            )
-        }
+        SdkError::ResponseError(r) => unreadable_answer(r.raw().status().as_u16(), target),
+        SdkError::ServiceError(service) => service_error(
+            err.code(),
+            err.message(),
+            service.raw().status().as_u16(),
+            target,
+        ),
         // SdkError is non-exhaustive.
-        _ => (
+        _ => CallError::new(
             ErrorClass::Transient,
-            "SdkError".to_owned(),
+            "SdkError",
             format!("{action} to {what} `{name}` failed: {err}"),
         ),
     };
-    CallError::new(class, code, message).with_source(err)
+    error.with_source(err)
+}
+
+/// A request that could not be built (a parameter no HTTP request can carry): never retried.
+pub(crate) fn construction_failure(
+    detail: impl std::fmt::Display,
+    target: Target<'_>,
+) -> CallError {
+    let Target { action, what, name } = target;
+    CallError::new(
+        ErrorClass::Permanent,
+        "ConstructionFailure",
+        format!("could not build the {action} request for {what} `{name}`: {detail}"),
+    )
+}
+
+/// A request that did not reach the service, or got no answer: retried.
+pub(crate) fn dispatch_failure(timeout: bool, io: bool, target: Target<'_>) -> CallError {
+    let Target { action, what, name } = target;
+    let kind = if timeout {
+        "timed out"
+    } else if io {
+        "failed to connect or lost the connection"
+    } else {
+        "could not be sent"
+    };
+    CallError::new(
+        ErrorClass::Transient,
+        "DispatchFailure",
+        format!("{action} to {what} `{name}` {kind}"),
+    )
+}
+
+/// An answer that could not be read: a 5xx or a cut connection more often than not.
+pub(crate) fn unreadable_answer(status: u16, target: Target<'_>) -> CallError {
+    let Target { action, what, name } = target;
+    let class = match classify(None, Some(status)) {
+        ErrorClass::Permanent if (200..300).contains(&status) => ErrorClass::Transient,
+        class => class,
+    };
+    CallError::new(
+        class,
+        format!("HTTP{status}"),
+        format!("{action} to {what} `{name}`: unreadable answer (HTTP {status})"),
+    )
+}
+
+/// An error the service answered with: its code (or the HTTP status), classified, and its
+/// message kept short.
+pub(crate) fn service_error(
+    code: Option<&str>,
+    message: Option<&str>,
+    status: u16,
+    target: Target<'_>,
+) -> CallError {
+    let class = classify(code, Some(status));
+    let code = code.map_or_else(|| format!("HTTP{status}"), str::to_owned);
+    let detail = message.map(short).unwrap_or_default();
+    let message = service_message(&code, status, &detail, target);
+    CallError::new(class, code, message)
 }
 
 /// The message for an error the service answered with.

@@ -1,17 +1,18 @@
-//! A wire-level stub of IoT Analytics (`POST /messages/batch`) and IoT Events Data
-//! (`POST /inputs/messages`), and of the JSON-protocol calls of the live destinations
-//! (`POST /` with `X-Amz-Target`: Firehose PutRecordBatch, Kinesis PutRecords, EventBridge
-//! PutEvents, SQS SendMessageBatch): it parses the request the SDK sends, checks it as the
-//! service would (documented limits), records what it accepted, and fails on request, per call
-//! or per entry.
+//! A wire-level stub of IoT Analytics (`POST /messages/batch`), IoT Events Data
+//! (`POST /inputs/messages`), IoT Core Publish (`POST /topics/{topic}`), and of the JSON-protocol
+//! calls of the live destinations (`POST /` with `X-Amz-Target`: Firehose PutRecordBatch, Kinesis
+//! PutRecords, EventBridge PutEvents, SQS SendMessageBatch): it parses the request the SDK sends,
+//! checks it as the service would (documented limits), records what it accepted, and fails on
+//! request, per call or per entry.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
@@ -51,6 +52,16 @@ pub struct Accepted {
     pub message_id: String,
     pub payload: Vec<u8>,
     pub timestamp: Option<i64>,
+}
+
+/// One IoT Core Publish request as it arrived: path and query as sent (still encoded), headers
+/// (names in lower case) and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    pub topic: String,
+    pub path_and_query: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
 }
 
 /// One call as the stub saw it.
@@ -101,6 +112,8 @@ pub struct StubState {
     rng: Option<fastrand::Rng>,
     pub calls: Vec<Seen>,
     pub accepted: Vec<Accepted>,
+    /// IoT Core publishes, answered or not.
+    pub published: Vec<Published>,
     /// Requests that broke a documented rule: a correct sink never causes one.
     pub violations: Vec<String>,
 }
@@ -130,6 +143,7 @@ impl Stub {
             .route("/messages/batch", post(analytics))
             .route("/inputs/messages", post(events))
             .route("/", post(json_protocol))
+            .route("/topics/{*topic}", post(publish))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -163,7 +177,8 @@ fn error(status: u16, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Whole-call failures the test asked for, in order: named-destination errors, throttling, 5xx.
+/// Whole-call failures the test asked for, in order: named-destination errors (the channel,
+/// input or MQTT topic), throttling, 5xx.
 fn scripted_failure(state: &mut StubState, name: &str) -> Option<Response> {
     if let Some((status, code)) = state.behaviour.call_errors.get(name) {
         return Some(error(*status, code, &format!("scripted {code} for {name}")));
@@ -793,4 +808,58 @@ fn sqs(state: &mut StubState, body: &Value) -> Result<Response, String> {
         }
     }
     Ok(Json(json!({"Successful": successful, "Failed": failed})).into_response())
+}
+
+/// IoT Core Publish: one message per call, the topic in the path (≤256 bytes, no wildcards), the
+/// payload as the body (≤128 KiB), answered `{}`.
+async fn publish(
+    State(state): Shared,
+    Path(topic): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = random_fault(&state).await {
+        return r;
+    }
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    if topic.is_empty() || topic.len() > 256 || topic.contains(['+', '#']) {
+        return violation(&mut state, format!("invalid topic `{topic}`"));
+    }
+    if body.len() > 131_072 {
+        return violation(
+            &mut state,
+            format!("{} payload bytes (≤128 KiB)", body.len()),
+        );
+    }
+    if !headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 Credential="))
+    {
+        return violation(&mut state, "an unsigned request".to_owned());
+    }
+    state.calls.push(Seen {
+        path: "/topics",
+        message_ids: Vec::new(),
+        payload_bytes: body.len(),
+    });
+    state.published.push(Published {
+        topic: topic.clone(),
+        path_and_query: uri
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+    });
+    if let Some(r) = scripted_failure(&mut state, &topic) {
+        return r;
+    }
+    Json(json!({})).into_response()
 }
