@@ -24,6 +24,8 @@ pub enum InitError {
         #[source]
         source: std::io::Error,
     },
+    #[error("alibaba destination: {0}")]
+    Alibaba(#[from] crate::sink::alibaba::InitError),
 }
 
 impl App {
@@ -44,7 +46,15 @@ impl App {
                 Sinks::all(Arc::new(outbox))
             }
             SinkChoice::Aws => {
-                crate::sink::aws::aws_sinks(&crate::sink::aws::load_sdk_config().await)
+                let sdk = crate::sink::aws::load_sdk_config().await;
+                let mut sinks = crate::sink::aws::aws_sinks(&sdk);
+                let needed = config.routes.has_alibaba_targets();
+                if let Some(alibaba) =
+                    crate::sink::alibaba::sink(&config.alibaba, &sdk, needed).await?
+                {
+                    sinks.alibaba = alibaba;
+                }
+                sinks
             }
         };
         Ok(App {

@@ -24,6 +24,8 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     pub routes: RoutingTable,
     pub engine: EngineConfig,
+    /// The `alibaba` destination's AccessKey source and endpoint override.
+    pub alibaba: crate::sink::alibaba::Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,12 @@ impl Config {
                 0..=60_000,
             )?),
             fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
+            alibaba_rate: parse(
+                &get,
+                "FANOUT_ALIBABA_RATE",
+                defaults.alibaba_rate,
+                0.1..=50.0,
+            )?,
             metrics_function: metrics_function(&get)?,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned()),
             default_errors: None,
@@ -152,6 +160,7 @@ impl Config {
             outbox_dir,
             routes,
             engine,
+            alibaba: crate::sink::alibaba::Settings::from_lookup(&get)?,
         })
     }
 }

@@ -89,6 +89,8 @@ pub struct DispatchOptions {
     pub safety_margin: Duration,
     /// Publishes-per-second cap for device fleets.
     pub fleet_rate: Option<Arc<RateLimiter>>,
+    /// BatchPub calls-per-second cap for Alibaba Cloud IoT Platform.
+    pub alibaba_rate: Option<Arc<RateLimiter>>,
 }
 
 /// What happened to one entry of one call.
@@ -213,15 +215,18 @@ async fn send_with_retries(
 
     loop {
         attempt += 1;
-        if call.destination.kind() == Kind::Fleet
-            && let Some(limiter) = &opts.fleet_rate
+        let (limiter, cap) = match call.destination.kind() {
+            Kind::Fleet => (&opts.fleet_rate, "the fleet publish rate cap"),
+            Kind::Alibaba => (&opts.alibaba_rate, "the Alibaba BatchPub rate cap"),
+            _ => (&None, ""),
+        };
+        if let Some(limiter) = limiter
             && !limiter.acquire(limit).await
         {
             mark(out, &pending, |r| {
-                r.reason = Some(
-                            "not sent: the fleet publish rate cap leaves no slot before the invocation deadline"
-                                .to_owned(),
-                        );
+                r.reason = Some(format!(
+                    "not sent: {cap} leaves no slot before the invocation deadline"
+                ));
             });
             return;
         }
@@ -413,6 +418,7 @@ mod tests {
             deadline: Instant::now() + deadline_in,
             safety_margin: Duration::from_millis(10),
             fleet_rate: None,
+            alibaba_rate: None,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct EngineConfig {
     pub safety_margin: Duration,
     /// Device fleet publishes per second; `None` for no cap.
     pub fleet_rate: Option<f64>,
+    /// Alibaba BatchPub calls per second (`FANOUT_ALIBABA_RATE`).
+    pub alibaba_rate: f64,
     /// Emit CloudWatch EMF metrics under this function name; `None`: no metrics.
     pub metrics_function: Option<String>,
     /// The Lambda function's name (`local` outside Lambda), written into error records.
@@ -76,6 +78,7 @@ impl Default for EngineConfig {
             concurrency: 16,
             safety_margin: Duration::from_millis(500),
             fleet_rate: None,
+            alibaba_rate: DEFAULT_ALIBABA_RATE,
             metrics_function: None,
             function_name: "local".to_owned(),
             default_errors: None,
@@ -83,11 +86,18 @@ impl Default for EngineConfig {
     }
 }
 
+/// BatchPub's quota is 50 calls per second for a whole Alibaba Cloud account, shared by its RAM
+/// users (BatchPub, API reference). Each function instance keeps its own cap, and the SQS
+/// function alone may run 10 at once (the template's MaxConcurrency): 5 each keeps those within
+/// the account's 50. Throttled calls are retried, so a cap set too high costs retries, not data.
+pub const DEFAULT_ALIBABA_RATE: f64 = 5.0;
+
 #[derive(Debug)]
 pub struct Engine {
     routes: RoutingTable,
     config: EngineConfig,
     fleet_limiter: Option<Arc<RateLimiter>>,
+    alibaba_limiter: Option<Arc<RateLimiter>>,
 }
 
 /// What a run would do: each message's targets (or why it is invalid) and the packed calls.
@@ -213,10 +223,12 @@ impl Engine {
             .fleet_rate
             .and_then(RateLimiter::per_second)
             .map(Arc::new);
+        let alibaba_limiter = RateLimiter::per_second(config.alibaba_rate).map(Arc::new);
         Engine {
             routes,
             config,
             fleet_limiter,
+            alibaba_limiter,
         }
     }
 
@@ -334,6 +346,7 @@ impl Engine {
             deadline,
             safety_margin: self.config.safety_margin,
             fleet_rate: self.fleet_limiter.clone(),
+            alibaba_rate: self.alibaba_limiter.clone(),
         };
         let results = dispatch::dispatch(plan.lanes, sinks, &opts).await;
 
@@ -611,7 +624,8 @@ fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &T
         | Kind::Shadow
         | Kind::Firehose
         | Kind::Kinesis
-        | Kind::EventBridge => msg.id.clone(),
+        | Kind::EventBridge
+        | Kind::Alibaba => msg.id.clone(),
     };
     // SNS and SQS messages are text: JSON payloads go as they are (sharing the message's
     // buffer), binary ones as base64. Firehose records carry their delimiter, EventBridge

@@ -32,6 +32,7 @@ impl LambdaError for InitError {
             InitError::Config(ConfigError::Table { .. }) => "Fanout.RoutingTableError",
             InitError::Config(_) => "Fanout.ConfigError",
             InitError::Outbox { .. } => "Fanout.OutboxError",
+            InitError::Alibaba(_) => "Fanout.AlibabaError",
         }
     }
 }

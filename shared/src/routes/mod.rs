@@ -21,7 +21,9 @@ use index::TopicIndex;
 
 pub use pattern::{Pattern, PatternError};
 pub(crate) use target::without_values;
-pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, Redirect, SpecError, TargetSpec};
+pub use target::{
+    FLEET_TOPIC, MAX_ALIBABA_DEVICES, MAX_FLEET_DEVICES, Redirect, SpecError, TargetSpec,
+};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 
@@ -377,6 +379,27 @@ impl RoutingTable {
             errors: ErrorRouting::default(),
             redirect: redirect.clone(),
         })
+    }
+
+    /// Whether any target of the table (routes, default, error destinations, jobs) is `alibaba`:
+    /// then the cold start needs an Alibaba Cloud AccessKey.
+    pub fn has_alibaba_targets(&self) -> bool {
+        let default = match &self.default {
+            Fallback::Targets(_, specs) => specs.as_slice(),
+            Fallback::Reject | Fallback::Drop => &[],
+        };
+        let errors = &self.errors;
+        self.routes
+            .iter()
+            .flat_map(|r| r.targets.iter())
+            .chain(default)
+            .any(TargetSpec::is_alibaba)
+            || errors
+                .table
+                .iter()
+                .chain(errors.routes.values())
+                .any(|t| t.destination.kind() == crate::destination::Kind::Alibaba)
+            || self.jobs.iter().any(Job::has_alibaba_targets)
     }
 
     /// Route names in table order.

@@ -112,7 +112,8 @@ impl<'a> Record<'a> {
 /// The request each API receives, in the member names of its API reference. REST-JSON blobs
 /// (IoT Analytics, IoT Events) and JSON-protocol blobs (Firehose, Kinesis) are base64 as on the
 /// wire; SNS entries use the PublishBatch member names, EventBridge and SQS entries those of
-/// PutEvents and SendMessageBatch; IoT Core publish and shadow requests show their HTTP body.
+/// PutEvents and SendMessageBatch; IoT Core publish and shadow requests show their HTTP body;
+/// Alibaba BatchPub shows its endpoint and RPC parameters (`DeviceName.N`, base64 `MessageContent`).
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Request<'a> {
@@ -167,6 +168,19 @@ enum Request<'a> {
         queue_url: &'a str,
         entries: Vec<SqsEntry<'a>>,
     },
+    #[serde(rename_all = "PascalCase")]
+    Alibaba {
+        endpoint: String,
+        action: &'static str,
+        version: &'static str,
+        #[serde(serialize_with = "in_order")]
+        parameters: Vec<(String, String)>,
+    },
+}
+
+/// Name-value pairs as a JSON object, in their order.
+fn in_order<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(name, value)| (name, value)))
 }
 
 impl<'a> Request<'a> {
@@ -252,6 +266,20 @@ impl<'a> Request<'a> {
                     .filter_map(|(i, e)| SqsEntry::of(i, e, &call.destination))
                     .collect(),
             },
+            Destination::Alibaba(devices) => {
+                let entry = call.entries.first();
+                let qos = match entry.map(|e| &e.params) {
+                    Some(EntryParams::Alibaba(p)) => p.qos,
+                    _ => 0,
+                };
+                let message: &[u8] = entry.map_or(&[], |e| &e.payload);
+                Request::Alibaba {
+                    endpoint: format!("https://{}", devices.host()),
+                    action: crate::sink::alibaba::ACTION,
+                    version: crate::sink::alibaba::VERSION,
+                    parameters: crate::sink::alibaba::parameters(devices, qos, message),
+                }
+            }
         })
     }
 }

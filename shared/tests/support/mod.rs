@@ -70,5 +70,6 @@ pub fn dispatch_options(attempts: u32) -> DispatchOptions {
         deadline: Instant::now() + Duration::from_secs(20),
         safety_margin: Duration::from_millis(10),
         fleet_rate: None,
+        alibaba_rate: None,
     }
 }
