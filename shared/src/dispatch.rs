@@ -678,6 +678,73 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(40));
     }
 
+    // Virtual time: deterministic on a loaded machine.
+    #[tokio::test(start_paused = true)]
+    async fn alibaba_rate_cap_spaces_calls_and_their_retries() {
+        // The first call is throttled once: its retry takes a slot of the cap too.
+        let sink = fake(|_, n| {
+            if n == 1 {
+                Err(CallError::new(
+                    ErrorClass::Throttled,
+                    "Throttling.User",
+                    "slow down",
+                ))
+            } else {
+                Ok(CallReport::default())
+            }
+        });
+        let mut o = opts(Duration::from_secs(5));
+        o.alibaba_rate = RateLimiter::per_second(10.0).map(Arc::new);
+        o.fleet_rate = RateLimiter::per_second(1_000.0).map(Arc::new);
+        let dest = Destination::Alibaba(Arc::new(crate::destination::AlibabaDevices {
+            region: "cn-shanghai".into(),
+            iot_instance_id: None,
+            endpoint: None,
+            product_key: "a1BwAGV".into(),
+            topic_short_name: "get".into(),
+            devices: vec!["dev-1".into()],
+        }));
+        let started = Instant::now();
+        let out = dispatch(
+            lanes(&dest, 3, false, |_| None),
+            &Sinks::all(sink.clone()),
+            &o,
+        )
+        .await;
+        assert!(
+            results(&out)
+                .iter()
+                .all(|r| r.status == TargetStatus::Delivered)
+        );
+        assert_eq!(sink.log.lock().unwrap().len(), 4);
+        // 4 calls at 10/s (the fleet's own cap does not apply): the 4th starts 300 ms after the 1st.
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        // Without time left for a slot, nothing is sent and the entries say why.
+        let mut o = opts(Duration::from_millis(150));
+        o.alibaba_rate = RateLimiter::per_second(10.0).map(Arc::new);
+        let sink = fake(|_, _| Ok(CallReport::default()));
+        let out = dispatch(
+            lanes(&dest, 3, false, |_| None),
+            &Sinks::all(sink.clone()),
+            &o,
+        )
+        .await;
+        let r = results(&out);
+        assert_eq!(
+            r.iter()
+                .filter(|r| r.status == TargetStatus::Delivered)
+                .count(),
+            2
+        );
+        assert!(
+            r.iter().any(|r| r
+                .reason
+                .as_deref()
+                .is_some_and(|x| x.contains("Alibaba BatchPub rate cap"))),
+            "{r:?}"
+        );
+    }
+
     #[test]
     fn backoff_stays_within_the_cap() {
         let p = RetryPolicy::default();

@@ -726,6 +726,36 @@ mod tests {
         assert_eq!(&*firehose_record(&binary.payload, &newline), b"\n");
     }
 
+    #[test]
+    fn dry_runs_show_each_batchpub_call_and_its_devices() {
+        let devices: Vec<String> = (1..=250).map(|i| format!("dev-{i:03}")).collect();
+        let table = serde_json::json!({"routes": [{"name": "cn", "targets": [{"type": "alibaba",
+            "region": "cn-shanghai", "productKey": "a1BwAGV", "devices": devices, "topicShortName": "get"}]}]});
+        let limits = ContractLimits::default();
+        let engine = Engine::new(
+            RoutingTable::from_json(&table.to_string(), &limits).unwrap(),
+            EngineConfig::default(),
+        );
+        let plan = engine.plan(vec![Inbound::routed(
+            "0".into(),
+            Message::decode(r#"{"id": "m-1", "payload": {"a": 1}}"#, None),
+        )]);
+        let view = serde_json::to_value(plan.view()).unwrap();
+        let calls = view["calls"].as_array().unwrap();
+        let sizes: Vec<usize> = calls
+            .iter()
+            .map(|c| c["destination"]["devices"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(
+            calls[2]["destination"],
+            serde_json::json!({"kind": "alibaba", "region": "cn-shanghai", "productKey": "a1BwAGV",
+                "topicShortName": "get", "devices": devices[200..]})
+        );
+        assert!(calls.iter().all(|c| c["entries"] == 1 && c["bytes"] == 8));
+        assert_eq!(view["messages"][0]["targets"].as_array().unwrap().len(), 3);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn deadlines_from_lambda_and_from_local_emulators() {
         let now = Instant::now();

@@ -605,6 +605,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn records_batchpub_as_its_rpc_parameters() {
+        use crate::destination::{AlibabaDevices, AlibabaParams};
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let call = Call {
+            destination: Destination::Alibaba(Arc::new(AlibabaDevices {
+                region: "cn-shanghai".into(),
+                iot_instance_id: Some("iot-cn-0pp1n8t".into()),
+                endpoint: None,
+                product_key: "a1BwAGV".into(),
+                topic_short_name: "get".into(),
+                devices: vec!["dev-1".into(), "dev-2".into()],
+            })),
+            entries: vec![entry(
+                "m1",
+                b"hello world",
+                EntryParams::Alibaba(AlibabaParams { qos: 1 }),
+            )],
+        };
+        assert_eq!(outbox.send(&call).await.unwrap(), CallReport::default());
+        let line = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        // Parameters in the order the API reference lists them, not sorted.
+        assert!(
+            line.contains(r#""Parameters":{"ProductKey":"a1BwAGV","TopicShortName""#),
+            "{line}"
+        );
+        assert_eq!(
+            lines(dir.path())[0],
+            json!({"kind": "alibaba", "destination": "a1BwAGV", "request": {
+                "Endpoint": "https://iot.cn-shanghai.aliyuncs.com", "Action": "BatchPub", "Version": "2018-01-20",
+                "Parameters": {"ProductKey": "a1BwAGV", "TopicShortName": "get", "Qos": "1",
+                    "IotInstanceId": "iot-cn-0pp1n8t", "MessageContent": "aGVsbG8gd29ybGQ=",
+                    "DeviceName.1": "dev-1", "DeviceName.2": "dev-2"}}})
+        );
+    }
+
+    #[tokio::test]
     async fn records_the_live_destinations_requests() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path()).unwrap();

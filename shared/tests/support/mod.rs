@@ -2,6 +2,7 @@
 //! wire-level stub for IoT Analytics and IoT Events Data), and small builders for calls.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod alibaba;
 pub mod moto;
 pub mod stub;
 
