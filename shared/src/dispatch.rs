@@ -696,14 +696,7 @@ mod tests {
         let mut o = opts(Duration::from_secs(5));
         o.alibaba_rate = RateLimiter::per_second(10.0).map(Arc::new);
         o.fleet_rate = RateLimiter::per_second(1_000.0).map(Arc::new);
-        let dest = Destination::Alibaba(Arc::new(crate::destination::AlibabaDevices {
-            region: "cn-shanghai".into(),
-            iot_instance_id: None,
-            endpoint: None,
-            product_key: "a1BwAGV".into(),
-            topic_short_name: "get".into(),
-            devices: vec!["dev-1".into()],
-        }));
+        let dest = Destination::Alibaba(Arc::new(crate::validate::testing::alibaba(&["dev-1"])));
         let started = Instant::now();
         let out = dispatch(
             lanes(&dest, 3, false, |_| None),

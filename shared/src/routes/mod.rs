@@ -724,6 +724,34 @@ mod tests {
     }
 
     #[test]
+    fn tables_say_whether_they_need_an_alibaba_access_key() {
+        let alibaba = json!({"type": "alibaba", "region": "cn-shanghai", "productKey": "a1BwAGV",
+            "devices": ["dev-1"], "topicShortName": "get"});
+        let mqtt = json!({"type": "mqtt", "topic": "a"});
+        let route = |t: &Value| json!([{"name": "r", "targets": [t]}]);
+        let cases = [
+            (json!({"routes": route(&mqtt)}), false),
+            (json!({"routes": route(&alibaba)}), true),
+            (
+                json!({"routes": route(&mqtt), "default": {"targets": [alibaba]}}),
+                true,
+            ),
+            (json!({"routes": route(&mqtt), "errors": alibaba}), true),
+            (
+                json!({"routes": route(&mqtt), "jobs": [{"name": "j", "messages": [{"payload": 1}], "targets": [alibaba]}]}),
+                true,
+            ),
+        ];
+        for (t, needs) in cases {
+            assert_eq!(
+                table(t.clone()).unwrap().has_alibaba_targets(),
+                needs,
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
     fn sample_table_routes_by_topic_and_content() {
         let t = RoutingTable::from_json(TABLE, &ContractLimits::default()).unwrap();
         let hot = msg(

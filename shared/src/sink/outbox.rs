@@ -611,12 +611,8 @@ mod tests {
         let outbox = Outbox::open(dir.path()).unwrap();
         let call = Call {
             destination: Destination::Alibaba(Arc::new(AlibabaDevices {
-                region: "cn-shanghai".into(),
                 iot_instance_id: Some("iot-cn-0pp1n8t".into()),
-                endpoint: None,
-                product_key: "a1BwAGV".into(),
-                topic_short_name: "get".into(),
-                devices: vec!["dev-1".into(), "dev-2".into()],
+                ..crate::validate::testing::alibaba(&["dev-1", "dev-2"])
             })),
             entries: vec![entry(
                 "m1",

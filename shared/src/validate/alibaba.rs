@@ -206,14 +206,7 @@ mod tests {
     use crate::message::Message;
 
     fn fleet(devices: &[&str]) -> AlibabaDevices {
-        AlibabaDevices {
-            region: "cn-shanghai".into(),
-            iot_instance_id: None,
-            endpoint: None,
-            product_key: "a1BwAGV".into(),
-            topic_short_name: "get".into(),
-            devices: devices.iter().map(|d| (*d).to_owned()).collect(),
-        }
+        alibaba(devices)
     }
 
     fn run(devices: AlibabaDevices, m: &Message, qos: u8) -> Result<(), ContractError> {

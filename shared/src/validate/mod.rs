@@ -569,6 +569,18 @@ pub(crate) mod testing {
         m
     }
 
+    /// BatchPub to `devices` of product `a1BwAGV` on topic `get` in cn-shanghai.
+    pub(crate) fn alibaba(devices: &[&str]) -> crate::destination::AlibabaDevices {
+        crate::destination::AlibabaDevices {
+            region: "cn-shanghai".into(),
+            iot_instance_id: None,
+            endpoint: None,
+            product_key: "a1BwAGV".into(),
+            topic_short_name: "get".into(),
+            devices: devices.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
     pub(crate) fn target(destination: Destination, params: EntryParams) -> Target {
         Target {
             route: Arc::from("r"),

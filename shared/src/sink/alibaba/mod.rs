@@ -386,12 +386,8 @@ mod tests {
 
     fn devices() -> AlibabaDevices {
         AlibabaDevices {
-            region: "cn-shanghai".into(),
             iot_instance_id: Some("iot-cn-0pp1n8t".into()),
-            endpoint: None,
-            product_key: "a1BwAGV".into(),
-            topic_short_name: "get".into(),
-            devices: vec!["dev-1".into(), "dev-2".into()],
+            ..crate::validate::testing::alibaba(&["dev-1", "dev-2"])
         }
     }
 
