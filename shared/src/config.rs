@@ -273,6 +273,7 @@ mod tests {
             ("FANOUT_CONCURRENCY", "4"),
             ("FANOUT_DEADLINE_MARGIN_MS", "250"),
             ("FANOUT_FLEET_RATE", "50"),
+            ("FANOUT_ALIBABA_RATE", "2.5"),
             ("FANOUT_ANALYTICS_MAX_PAYLOAD", "1000"),
             ("FANOUT_ALLOW_RESERVED_TOPICS", "true"),
         ])
@@ -285,6 +286,7 @@ mod tests {
         assert_eq!(c.engine.concurrency, 4);
         assert_eq!(c.engine.safety_margin, Duration::from_millis(250));
         assert_eq!(c.engine.fleet_rate, Some(50.0));
+        assert_eq!(c.engine.alibaba_rate, 2.5);
         assert_eq!(c.engine.limits.analytics_max_payload, 1000);
         assert!(c.engine.limits.allow_reserved_topics);
     }
@@ -316,6 +318,10 @@ mod tests {
             (
                 &[("FANOUT_ROUTES", "{")],
                 "FANOUT_ROUTES: bad routing table",
+            ),
+            (
+                &[("FANOUT_ROUTES", TABLE), ("FANOUT_ALIBABA_RATE", "60")],
+                "FANOUT_ALIBABA_RATE: must be from 0.1 to 50, found 60",
             ),
             (
                 &[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "prometheus")],

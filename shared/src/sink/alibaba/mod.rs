@@ -508,6 +508,20 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn without_a_key_calls_fail_with_what_to_set() {
+        let call = Call {
+            destination: Destination::Alibaba(std::sync::Arc::new(devices())),
+            entries: Vec::new(),
+        };
+        let e = NoCredentials.send(&call).await.unwrap_err();
+        assert_eq!(
+            (e.class, e.code.as_str()),
+            (ErrorClass::Permanent, "NoCredentials")
+        );
+        assert!(e.message.contains("FANOUT_ALIBABA_SECRET"), "{e}");
+    }
+
     #[test]
     fn dates_are_iso_8601_to_the_second() {
         let date = now();
