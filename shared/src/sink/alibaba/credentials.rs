@@ -176,12 +176,18 @@ pub fn parse_secret(text: &str) -> Result<AccessKey, CredentialsError> {
 }
 
 /// Reads the secret with the official Secrets Manager client, over the SDK's shared HTTPS
-/// client and configuration (region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`).
+/// client and configuration (region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`). The
+/// shared configuration leaves retries to the dispatcher; this one read at cold start has no
+/// dispatcher, so the SDK's standard retries (3 attempts) apply.
 pub async fn read_secret(
     config: &SdkConfig,
     secret_id: &str,
 ) -> Result<AccessKey, CredentialsError> {
-    let client = aws_sdk_secretsmanager::Client::new(config);
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(config)
+            .retry_config(aws_config::retry::RetryConfig::standard())
+            .build(),
+    );
     let output = client
         .get_secret_value()
         .secret_id(secret_id)
