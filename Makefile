@@ -1,5 +1,6 @@
 # iot-fanout: the two commands the README opens with are `make demo` and `make test`.
-# Both install what they need from PyPI (cargo-lambda, moto, cfn-lint, checkov) when it is missing.
+# Both install what they need from PyPI (cargo-lambda, moto, cfn-lint, checkov, Alibaba's SDK)
+# when it is missing.
 
 SHELL := /bin/bash
 .ONESHELL:
@@ -20,7 +21,13 @@ BENCH_PACKAGES ?= boto3==1.44.8 orjson==3.13.0 uvloop==0.23.0
 E2E_BENCH ?= $(CURDIR)/../shared/bench/e2e_compare.py
 E2E_ROUNDS ?= 3
 
-.PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov tools-bench fmt
+# Alibaba Cloud's official Python SDK signing code, which the Alibaba IoT stand-in of the tests
+# (shared/tests/fixtures/alibaba_iot_server.py) checks every request's signature with. Pinned and
+# in a virtual environment of its own, like checkov, so its dependencies meet no one else's.
+ALIBABA_VENV ?= $(CURDIR)/.venv/alibaba
+ALIBABA_SDK ?= alibabacloud-tea-openapi==0.4.6 alibabacloud-openapi-util==0.2.4 alibabacloud-tea-util==0.3.15
+
+.PHONY: demo demo-aws test build bench tools-demo tools-test tools-checkov tools-bench tools-alibaba fmt
 
 ## Runs the three functions under `cargo lambda watch` on every sample event, with the local outbox:
 ## one line per event (function, event, status, delivered/failed/invalid/dropped, calls), counts
@@ -144,7 +151,7 @@ demo-aws: tools-demo tools-test
 	echo "=== logs: target/demo-aws-watch.log (function), target/demo-moto.log (moto)"
 
 ## Everything CI runs: format check, clippy with -D warnings, and every test (moto started here).
-test: tools-test tools-checkov
+test: tools-test tools-checkov tools-alibaba
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cfn-lint template.yaml
@@ -158,7 +165,7 @@ test: tools-test tools-checkov
 	MOTO_RECORDER_FILEPATH=$(CURDIR)/target/moto_recording moto_server -H 127.0.0.1 -p $$port > target/moto.log 2>&1 &
 	moto=$$!
 	trap 'kill $$moto 2>/dev/null || true; wait $$moto 2>/dev/null || true' EXIT
-	MOTO_URL=http://127.0.0.1:$$port $$runner --workspace --locked
+	MOTO_URL=http://127.0.0.1:$$port FANOUT_ALIBABA_PYTHON="$(ALIBABA_VENV)/bin/python" $$runner --workspace --locked
 
 tools-demo:
 	@command -v cargo-lambda >/dev/null || $(PIP) install --quiet cargo-lambda
@@ -179,6 +186,14 @@ tools-checkov:
 	if [ "$$installed" != "$(CHECKOV_VERSION)" ]; then
 	  python3 -m venv "$(CHECKOV_VENV)"
 	  "$(CHECKOV_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	fi
+
+tools-alibaba:
+	installed=$$("$(ALIBABA_VENV)/bin/python" -c 'import importlib.metadata as m, sys; print(" ".join(f"{n}=={m.version(n)}" for n in sys.argv[1:]))' \
+	  alibabacloud-tea-openapi alibabacloud-openapi-util alibabacloud-tea-util 2>/dev/null || true)
+	if [ "$$installed" != "$(ALIBABA_SDK)" ]; then
+	  python3 -m venv "$(ALIBABA_VENV)"
+	  "$(ALIBABA_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check $(ALIBABA_SDK)
 	fi
 
 fmt:

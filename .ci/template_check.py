@@ -12,9 +12,10 @@
   template sets, and every entry of DEFAULTED_BY_CODE, is still read by the code;
 - no IAM statement grants a data action (SNS/IoT publish, shadow updates, IoT Analytics and IoT
   Events BatchPutMessage, Firehose and Kinesis puts, EventBridge PutEvents, any sqs: action,
-  reading the routing table from S3 or AppConfig) on Resource "*", neither in template.yaml as
-  written nor in what the SAM transform makes of it (SAM attaches AWS managed policies for some
-  event sources, e.g. AWSLambdaSQSQueueExecutionRole with sqs:ReceiveMessage on "*");
+  reading the routing table from S3 or AppConfig, and secretsmanager:GetSecretValue, which reads
+  the Alibaba Cloud AccessKey) on Resource "*", neither in template.yaml as written nor in what
+  the SAM transform makes of it (SAM attaches AWS managed policies for some event sources, e.g.
+  AWSLambdaSQSQueueExecutionRole with sqs:ReceiveMessage on "*");
 - every AppConfig JSON Schema validator is the draft 4 rendition of the routing table's schema,
   shared/schema/routes.schema.json (what `fanout schema --draft4` prints), and fits AppConfig's
   32,768 characters.
@@ -55,6 +56,7 @@ DEFAULTED_BY_CODE = {
     "FANOUT_METRICS": "on in Lambda by default (EMF)",
     "FANOUT_HTTP_MAX_MESSAGES": "HTTP default (500)",
     "FANOUT_HTTP_MAX_BYTES": "HTTP default (5 MiB)",
+    "FANOUT_ALIBABA_ENDPOINT": "tests only: sends BatchPub to a local stand-in of Alibaba's endpoint",
 }
 
 # The data actions the functions need; an action pattern that covers one of them ("sns:*",
@@ -78,6 +80,8 @@ DATA_ACTIONS = [
     "s3:GetObject",
     "appconfig:StartConfigurationSession",
     "appconfig:GetLatestConfiguration",
+    # Not a data action, but what it reads is a credential: only the one named secret.
+    "secretsmanager:GetSecretValue",
 ]
 
 # AWS managed policies that grant one of DATA_ACTIONS on Resource "*".
@@ -92,6 +96,7 @@ WILDCARD_MANAGED_POLICIES = {
     "AmazonKinesisFullAccess": "kinesis:* on *",
     "AmazonKinesisFirehoseFullAccess": "firehose:* on *",
     "AmazonEventBridgeFullAccess": "events:* on *",
+    "SecretsManagerReadWrite": "secretsmanager:* on *",
     "AWSLambdaRole": "lambda:InvokeFunction on * (not a data action, but never needed here)",
 }
 
@@ -415,6 +420,7 @@ def self_test(template, root):
     )
     with_template("kinesis:PutRecords on *", add_policy({"Effect": "Allow", "Action": "kinesis:Put*", "Resource": "*"}))
     with_template("events:PutEvents on *", add_policy({"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": ["*"]}))
+    with_template("secretsmanager:GetSecretValue on *", add_policy({"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "*"}))
     with_template(
         "a SAM policy template on *",
         lambda t: t["Resources"]["HttpFunction"]["Properties"].update(Policies=[{"SNSPublishMessagePolicy": {"TopicName": "*"}}]),

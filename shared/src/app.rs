@@ -34,6 +34,8 @@ pub enum InitError {
         #[source]
         source: std::io::Error,
     },
+    #[error("alibaba destination: {0}")]
+    Alibaba(#[from] crate::sink::alibaba::InitError),
 }
 
 impl App {
@@ -68,8 +70,22 @@ impl App {
                 tracing::info!(path = %outbox.path().display(), "sending to the local outbox");
                 Sinks::all(Arc::new(outbox))
             }
-            (SinkChoice::Aws, Some(sdk)) => crate::sink::aws::aws_sinks(&sdk),
-            (SinkChoice::Aws, None) => crate::sink::aws::aws_sinks(&load_sdk_config().await),
+            (SinkChoice::Aws, sdk) => {
+                let sdk = match sdk {
+                    Some(sdk) => sdk,
+                    None => load_sdk_config().await,
+                };
+                let mut sinks = crate::sink::aws::aws_sinks(&sdk);
+                // A table re-read later may add alibaba targets; with no AccessKey configured they
+                // fail with that reason, so a key is only required when the first table needs it.
+                let needed = routes.peek().table.has_alibaba_targets();
+                if let Some(alibaba) =
+                    crate::sink::alibaba::sink(&config.alibaba, &sdk, needed).await?
+                {
+                    sinks.alibaba = alibaba;
+                }
+                sinks
+            }
         };
         Ok(App {
             engine: Engine::with_routes(Arc::new(routes), config.engine),

@@ -25,6 +25,8 @@ pub struct Config {
     /// Where the routing table comes from; it is read when the app is built.
     pub routes: RoutesConfig,
     pub engine: EngineConfig,
+    /// The `alibaba` destination's AccessKey source and endpoint override.
+    pub alibaba: crate::sink::alibaba::Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,12 @@ impl Config {
                 0..=60_000,
             )?),
             fleet_rate: (fleet_rate > 0.0).then_some(fleet_rate),
+            alibaba_rate: parse(
+                &get,
+                "FANOUT_ALIBABA_RATE",
+                defaults.alibaba_rate,
+                0.1..=50.0,
+            )?,
             metrics_function: metrics_function(&get)?,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".to_owned()),
             default_errors: None,
@@ -135,6 +143,7 @@ impl Config {
             outbox_dir,
             routes,
             engine,
+            alibaba: crate::sink::alibaba::Settings::from_lookup(&get)?,
         })
     }
 }
@@ -304,6 +313,7 @@ mod tests {
             ("FANOUT_CONCURRENCY", "4"),
             ("FANOUT_DEADLINE_MARGIN_MS", "250"),
             ("FANOUT_FLEET_RATE", "50"),
+            ("FANOUT_ALIBABA_RATE", "2.5"),
             ("FANOUT_ANALYTICS_MAX_PAYLOAD", "1000"),
             ("FANOUT_ALLOW_RESERVED_TOPICS", "true"),
         ])
@@ -316,6 +326,7 @@ mod tests {
         assert_eq!(c.engine.concurrency, 4);
         assert_eq!(c.engine.safety_margin, Duration::from_millis(250));
         assert_eq!(c.engine.fleet_rate, Some(50.0));
+        assert_eq!(c.engine.alibaba_rate, 2.5);
         assert_eq!(c.engine.limits.analytics_max_payload, 1000);
         assert!(c.engine.limits.allow_reserved_topics);
     }
@@ -354,6 +365,10 @@ mod tests {
             (
                 &[("FANOUT_ROUTES", TABLE), ("FANOUT_ROUTES_TTL", "-1")],
                 "FANOUT_ROUTES_TTL: must be a value from 0 to 86400",
+            ),
+            (
+                &[("FANOUT_ROUTES", TABLE), ("FANOUT_ALIBABA_RATE", "60")],
+                "FANOUT_ALIBABA_RATE: must be from 0.1 to 50, found 60",
             ),
             (
                 &[("FANOUT_ROUTES", TABLE), ("FANOUT_METRICS", "prometheus")],

@@ -30,10 +30,12 @@ pub enum Kind {
     EventBridge,
     /// SQS queue, standard or FIFO (`SendMessageBatch`).
     Sqs,
+    /// Devices of a product on Alibaba Cloud IoT Platform (`BatchPub`, signed RPC over HTTPS).
+    Alibaba,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Analytics,
         Kind::Events,
         Kind::Sns,
@@ -44,6 +46,7 @@ impl Kind {
         Kind::Kinesis,
         Kind::EventBridge,
         Kind::Sqs,
+        Kind::Alibaba,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Kind {
             Kind::Kinesis => "kinesis",
             Kind::EventBridge => "eventbridge",
             Kind::Sqs => "sqs",
+            Kind::Alibaba => "alibaba",
         }
     }
 
@@ -114,6 +118,12 @@ impl Kind {
             Kind::Sqs => CallLimits {
                 max_entries: 10,
                 max_bytes: Some(1024 * 1024),
+            },
+            // BatchPub carries one message (MessageContent) to up to 100 devices: the devices
+            // are the destination's, chunked when the target is rendered, so a call is one entry.
+            Kind::Alibaba => CallLimits {
+                max_entries: 1,
+                max_bytes: None,
             },
         }
     }
@@ -175,6 +185,50 @@ pub enum Destination {
         #[serde(rename = "queueUrl")]
         queue_url: String,
     },
+    /// Up to 100 devices of one product on Alibaba Cloud IoT Platform: one BatchPub call.
+    Alibaba(Arc<AlibabaDevices>),
+}
+
+/// What one BatchPub call publishes to: a product's devices on one custom topic, in one region
+/// (and instance). Behind an `Arc`, so the 100 device names are not copied with each target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlibabaDevices {
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iot_instance_id: Option<String>,
+    /// The host of the API endpoint, when the target names one (an instance's own endpoint);
+    /// `None`: the region's, `iot.<region>.aliyuncs.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    pub product_key: String,
+    pub topic_short_name: String,
+    /// 1 to 100 distinct device names (BatchPub's DeviceName.N).
+    pub devices: Vec<String>,
+}
+
+impl AlibabaDevices {
+    /// The host BatchPub is sent to.
+    pub fn host(&self) -> std::borrow::Cow<'_, str> {
+        match &self.endpoint {
+            Some(host) => std::borrow::Cow::Borrowed(host),
+            None => std::borrow::Cow::Owned(format!("iot.{}.aliyuncs.com", self.region)),
+        }
+    }
+
+    /// `<region>[/<instance>]/<productKey>/<topicShortName>`: how errors and allow-lists name it.
+    pub fn path(&self) -> String {
+        match &self.iot_instance_id {
+            Some(instance) => format!(
+                "{}/{instance}/{}/{}",
+                self.region, self.product_key, self.topic_short_name
+            ),
+            None => format!(
+                "{}/{}/{}",
+                self.region, self.product_key, self.topic_short_name
+            ),
+        }
+    }
 }
 
 impl Destination {
@@ -190,11 +244,12 @@ impl Destination {
             Destination::Kinesis { .. } => Kind::Kinesis,
             Destination::EventBridge { .. } => Kind::EventBridge,
             Destination::Sqs { .. } => Kind::Sqs,
+            Destination::Alibaba(_) => Kind::Alibaba,
         }
     }
 
     /// The destination's name as a user would look it up (channel, input, topic ARN, topic, thing,
-    /// delivery stream, stream, event bus, queue URL).
+    /// delivery stream, stream, event bus, queue URL, Alibaba product key).
     pub fn name(&self) -> &str {
         match self {
             Destination::Analytics { channel } => channel,
@@ -206,6 +261,7 @@ impl Destination {
             Destination::Kinesis { stream } => stream,
             Destination::EventBridge { event_bus } => event_bus,
             Destination::Sqs { queue_url } => queue_url,
+            Destination::Alibaba(d) => &d.product_key,
         }
     }
 
@@ -227,6 +283,7 @@ impl fmt::Display for Destination {
                 thing,
                 shadow: Some(name),
             } => write!(f, "shadow:{thing}/{name}"),
+            Destination::Alibaba(d) => write!(f, "alibaba:{}", d.path()),
             other => write!(f, "{}:{}", other.kind(), other.name()),
         }
     }
@@ -273,6 +330,7 @@ pub enum EntryParams {
     Kinesis(Arc<KinesisParams>),
     EventBridge(Arc<EventBridgeParams>),
     Sqs(Arc<SqsParams>),
+    Alibaba(AlibabaParams),
 }
 
 /// SNS `PublishBatchRequestEntry` fields other than Id and Message.
@@ -429,6 +487,12 @@ pub struct SqsParams {
     pub attributes: Vec<SnsAttribute>,
     /// The queue's MaximumMessageSize: the most one message, and one batch, may hold.
     pub max_message_bytes: usize,
+}
+
+/// BatchPub's Qos (0 or 1); the rest of the call is the destination's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct AlibabaParams {
+    pub qos: u8,
 }
 
 #[cfg(test)]

@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub safety_margin: Duration,
     /// Device fleet publishes per second; `None` for no cap.
     pub fleet_rate: Option<f64>,
+    /// Alibaba BatchPub calls per second (`FANOUT_ALIBABA_RATE`).
+    pub alibaba_rate: f64,
     /// Emit CloudWatch EMF metrics under this function name; `None`: no metrics.
     pub metrics_function: Option<String>,
     /// The Lambda function's name (`local` outside Lambda), written into error records.
@@ -77,6 +79,7 @@ impl Default for EngineConfig {
             concurrency: 16,
             safety_margin: Duration::from_millis(500),
             fleet_rate: None,
+            alibaba_rate: DEFAULT_ALIBABA_RATE,
             metrics_function: None,
             function_name: "local".to_owned(),
             default_errors: None,
@@ -84,11 +87,18 @@ impl Default for EngineConfig {
     }
 }
 
+/// BatchPub's quota is 50 calls per second for a whole Alibaba Cloud account, shared by its RAM
+/// users (BatchPub, API reference). Each function instance keeps its own cap, and the SQS
+/// function alone may run 10 at once (the template's MaxConcurrency): 5 each keeps those within
+/// the account's 50. Throttled calls are retried, so a cap set too high costs retries, not data.
+pub const DEFAULT_ALIBABA_RATE: f64 = 5.0;
+
 #[derive(Debug)]
 pub struct Engine {
     routes: Arc<LiveTable>,
     config: EngineConfig,
     fleet_limiter: Option<Arc<RateLimiter>>,
+    alibaba_limiter: Option<Arc<RateLimiter>>,
 }
 
 /// What a run would do: each message's targets (or why it is invalid) and the packed calls.
@@ -228,10 +238,12 @@ impl Engine {
             .fleet_rate
             .and_then(RateLimiter::per_second)
             .map(Arc::new);
+        let alibaba_limiter = RateLimiter::per_second(config.alibaba_rate).map(Arc::new);
         Engine {
             routes,
             config,
             fleet_limiter,
+            alibaba_limiter,
         }
     }
 
@@ -367,6 +379,7 @@ impl Engine {
             deadline,
             safety_margin: self.config.safety_margin,
             fleet_rate: self.fleet_limiter.clone(),
+            alibaba_rate: self.alibaba_limiter.clone(),
         };
         let results = dispatch::dispatch(plan.lanes, sinks, &opts).await;
 
@@ -665,7 +678,8 @@ fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &T
         | Kind::Shadow
         | Kind::Firehose
         | Kind::Kinesis
-        | Kind::EventBridge => msg.id.clone(),
+        | Kind::EventBridge
+        | Kind::Alibaba => msg.id.clone(),
     };
     // SNS and SQS messages are text: JSON payloads go as they are (sharing the message's
     // buffer), binary ones as base64. Firehose records carry their delimiter, EventBridge
@@ -764,6 +778,36 @@ mod tests {
         );
         let binary = Message::decode(r#"{"id": "b", "payloadBase64": "Cg=="}"#, None).unwrap();
         assert_eq!(&*firehose_record(&binary.payload, &newline), b"\n");
+    }
+
+    #[test]
+    fn dry_runs_show_each_batchpub_call_and_its_devices() {
+        let devices: Vec<String> = (1..=250).map(|i| format!("dev-{i:03}")).collect();
+        let table = serde_json::json!({"routes": [{"name": "cn", "targets": [{"type": "alibaba",
+            "region": "cn-shanghai", "productKey": "a1BwAGV", "devices": devices, "topicShortName": "get"}]}]});
+        let limits = ContractLimits::default();
+        let engine = Engine::new(
+            RoutingTable::from_json(&table.to_string(), &limits).unwrap(),
+            EngineConfig::default(),
+        );
+        let plan = engine.plan(vec![Inbound::routed(
+            "0".into(),
+            Message::decode(r#"{"id": "m-1", "payload": {"a": 1}}"#, None),
+        )]);
+        let view = serde_json::to_value(plan.view()).unwrap();
+        let calls = view["calls"].as_array().unwrap();
+        let sizes: Vec<usize> = calls
+            .iter()
+            .map(|c| c["destination"]["devices"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(
+            calls[2]["destination"],
+            serde_json::json!({"kind": "alibaba", "region": "cn-shanghai", "productKey": "a1BwAGV",
+                "topicShortName": "get", "devices": devices[200..]})
+        );
+        assert!(calls.iter().all(|c| c["entries"] == 1 && c["bytes"] == 8));
+        assert_eq!(view["messages"][0]["targets"].as_array().unwrap().len(), 3);
     }
 
     #[tokio::test(start_paused = true)]

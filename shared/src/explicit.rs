@@ -59,6 +59,7 @@ impl AllowList {
                 thing,
                 shadow: Some(s),
             } => format!("{thing}/{s}"),
+            Destination::Alibaba(devices) => devices.path(),
             other => other.name().to_owned(),
         };
         self.entries.iter().any(|(k, pattern, prefix)| {
@@ -137,6 +138,21 @@ mod tests {
             thing: "pump-1".into(),
             shadow: None
         }));
+    }
+
+    #[test]
+    fn alibaba_devices_are_named_by_region_product_and_topic() {
+        let list = AllowList::parse(r#"["alibaba:cn-shanghai/a1BwAGV/*"]"#).unwrap();
+        let devices = |region: &str, product_key: &str| {
+            Destination::Alibaba(std::sync::Arc::new(crate::destination::AlibabaDevices {
+                region: region.into(),
+                product_key: product_key.into(),
+                ..crate::validate::testing::alibaba(&["dev-1"])
+            }))
+        };
+        assert!(list.allows(&devices("cn-shanghai", "a1BwAGV")));
+        assert!(!list.allows(&devices("cn-shanghai", "a1Other")));
+        assert!(!list.allows(&devices("ap-southeast-1", "a1BwAGV")));
     }
 
     #[test]

@@ -100,6 +100,10 @@ impl Job {
         &self.name
     }
 
+    pub(crate) fn has_alibaba_targets(&self) -> bool {
+        self.targets.has_alibaba_targets()
+    }
+
     pub fn message_count(&self) -> usize {
         self.messages.len()
     }

@@ -36,6 +36,7 @@ impl LambdaError for InitError {
             InitError::Routes { .. } => "Fanout.RoutingSourceError",
             InitError::Config(_) => "Fanout.ConfigError",
             InitError::Outbox { .. } => "Fanout.OutboxError",
+            InitError::Alibaba(_) => "Fanout.AlibabaError",
         }
     }
 }

@@ -104,6 +104,39 @@ async fn inline_jobs_chunk_large_fleets() {
 }
 
 #[tokio::test]
+async fn inline_jobs_reach_alibaba_devices_in_batchpub_calls_of_100() {
+    let h = harness().await;
+    let s = run(
+        &h,
+        event(include_str!("../../../events/schedule-alibaba-job.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (s.job.as_str(), s.targets, s.delivered),
+        ("firmware-cn", 3, 3)
+    );
+    let calls = calls(&h);
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|c| {
+            assert_eq!(c["kind"], "alibaba");
+            c["request"]["Parameters"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| k.starts_with("DeviceName."))
+                .count()
+        })
+        .collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    let last = &calls[2]["request"];
+    assert_eq!(last["Endpoint"], "https://iot.cn-shanghai.aliyuncs.com");
+    assert_eq!(last["Parameters"]["DeviceName.50"], "cn-line1-dev-250");
+    assert_eq!(last["Parameters"]["Qos"], "1");
+}
+
+#[tokio::test]
 async fn unknown_jobs_and_shapes_are_clear_errors() {
     let h = harness().await;
     let err = run(&h, json!({"job": "nope"})).await.unwrap_err();

@@ -21,7 +21,9 @@ use index::TopicIndex;
 
 pub use pattern::{Pattern, PatternError};
 pub(crate) use target::without_values;
-pub use target::{FLEET_TOPIC, MAX_FLEET_DEVICES, Redirect, SpecError, TargetSpec};
+pub use target::{
+    FLEET_TOPIC, MAX_ALIBABA_DEVICES, MAX_FLEET_DEVICES, Redirect, SpecError, TargetSpec,
+};
 pub use template::{Extras, RenderError, Template, TemplateError};
 pub use topic::TopicFilter;
 
@@ -382,6 +384,27 @@ impl RoutingTable {
         })
     }
 
+    /// Whether any target of the table (routes, default, error destinations, jobs) is `alibaba`:
+    /// then the cold start needs an Alibaba Cloud AccessKey.
+    pub fn has_alibaba_targets(&self) -> bool {
+        let default = match &self.default {
+            Fallback::Targets(_, specs) => specs.as_slice(),
+            Fallback::Reject | Fallback::Drop => &[],
+        };
+        let errors = &self.errors;
+        self.routes
+            .iter()
+            .flat_map(|r| r.targets.iter())
+            .chain(default)
+            .any(TargetSpec::is_alibaba)
+            || errors
+                .table
+                .iter()
+                .chain(errors.routes.values())
+                .any(|t| t.destination.kind() == crate::destination::Kind::Alibaba)
+            || self.jobs.iter().any(Job::has_alibaba_targets)
+    }
+
     /// Route names in table order.
     pub fn route_names(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| &*r.name)
@@ -709,6 +732,34 @@ mod tests {
                 .map(|t| format!("{}@{}", t.destination, t.route))
                 .collect(),
             other => vec![format!("{other:?}")],
+        }
+    }
+
+    #[test]
+    fn tables_say_whether_they_need_an_alibaba_access_key() {
+        let alibaba = json!({"type": "alibaba", "region": "cn-shanghai", "productKey": "a1BwAGV",
+            "devices": ["dev-1"], "topicShortName": "get"});
+        let mqtt = json!({"type": "mqtt", "topic": "a"});
+        let route = |t: &Value| json!([{"name": "r", "targets": [t]}]);
+        let cases = [
+            (json!({"routes": route(&mqtt)}), false),
+            (json!({"routes": route(&alibaba)}), true),
+            (
+                json!({"routes": route(&mqtt), "default": {"targets": [alibaba]}}),
+                true,
+            ),
+            (json!({"routes": route(&mqtt), "errors": alibaba}), true),
+            (
+                json!({"routes": route(&mqtt), "jobs": [{"name": "j", "messages": [{"payload": 1}], "targets": [alibaba]}]}),
+                true,
+            ),
+        ];
+        for (t, needs) in cases {
+            assert_eq!(
+                table(t.clone()).unwrap().has_alibaba_targets(),
+                needs,
+                "{t}"
+            );
         }
     }
 

@@ -1,5 +1,6 @@
 //! Route targets: parsed and checked once at cold start, rendered into concrete [`Target`]s per message.
 
+mod alibaba;
 mod live;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::destination::{
 use crate::message::{Message, Payload};
 use crate::validate::{self, ContractError, ContractLimits, NameSet};
 
+pub use alibaba::MAX_ALIBABA_DEVICES;
 pub use live::Redirect;
 
 /// Alibaba IoT BatchPub publishes to at most 100 devices per call; a fleet target keeps that cap.
@@ -68,6 +70,8 @@ enum SpecKind {
     },
     /// Data Firehose, Kinesis, EventBridge or SQS (`live.rs`).
     Live(live::LiveSpec),
+    /// Devices on Alibaba Cloud IoT Platform (`alibaba.rs`).
+    Alibaba(alibaba::AlibabaSpec),
 }
 
 #[derive(Deserialize)]
@@ -134,6 +138,7 @@ enum RawTarget {
     #[serde(rename = "eventbridge")]
     EventBridge(live::RawEventBridge),
     Sqs(live::RawSqs),
+    Alibaba(alibaba::RawAlibaba),
 }
 
 #[derive(Deserialize)]
@@ -406,6 +411,10 @@ impl TargetSpec {
             RawTarget::Kinesis(r) => live_spec(live::RawLive::Kinesis(r))?,
             RawTarget::EventBridge(r) => live_spec(live::RawLive::EventBridge(r))?,
             RawTarget::Sqs(r) => live_spec(live::RawLive::Sqs(r))?,
+            RawTarget::Alibaba(r) => {
+                let ordered = r.ordered;
+                (SpecKind::Alibaba(alibaba::AlibabaSpec::parse(r)?), ordered)
+            }
         };
         let spec = TargetSpec {
             kind,
@@ -519,6 +528,7 @@ impl TargetSpec {
                 Ok(())
             }
             SpecKind::Live(live) => live.check_literals(),
+            SpecKind::Alibaba(spec) => spec.check_literals(limits),
             SpecKind::Analytics { .. } | SpecKind::Events { .. } | SpecKind::Shadow { .. } => {
                 Ok(())
             }
@@ -540,7 +550,7 @@ impl TargetSpec {
             SpecKind::Mqtt { topic, .. } => Destination::Mqtt {
                 topic: topic.as_literal()?.to_owned(),
             },
-            SpecKind::Fleet { .. } => return None,
+            SpecKind::Fleet { .. } | SpecKind::Alibaba(_) => return None,
             SpecKind::Shadow { thing, shadow } => Destination::Shadow {
                 thing: thing.as_literal()?.to_owned(),
                 shadow: match shadow {
@@ -590,7 +600,13 @@ impl TargetSpec {
             }
             SpecKind::Shadow { thing, shadow } => reads(thing) || reads_opt(shadow),
             SpecKind::Live(live) => live.reads_message(),
+            SpecKind::Alibaba(spec) => spec.reads_message(),
         }
+    }
+
+    /// Whether the target is `alibaba` (it needs the AccessKey).
+    pub fn is_alibaba(&self) -> bool {
+        matches!(self.kind, SpecKind::Alibaba(_))
     }
 
     /// The table field that names the destination.
@@ -602,6 +618,7 @@ impl TargetSpec {
             SpecKind::Mqtt { .. } | SpecKind::Fleet { .. } => "topic",
             SpecKind::Shadow { .. } => "thing",
             SpecKind::Live(ref spec) => spec.name_field(),
+            SpecKind::Alibaba(_) => "productKey",
         }
     }
 
@@ -615,6 +632,7 @@ impl TargetSpec {
             SpecKind::Fleet { .. } => "fleet",
             SpecKind::Shadow { .. } => "shadow",
             SpecKind::Live(ref spec) => spec.type_name(),
+            SpecKind::Alibaba(_) => "alibaba",
         }
     }
 
@@ -749,6 +767,7 @@ impl TargetSpec {
                 let (destination, params) = spec.render(msg)?;
                 push(destination, params);
             }
+            SpecKind::Alibaba(spec) => spec.render(msg, &mut push)?,
         }
         Ok(())
     }

@@ -120,6 +120,8 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         kinesis: Arc::new(KinesisSink::new(kinesis)),
         eventbridge: Arc::new(EventBridgeSink::new(eventbridge)),
         sqs: Arc::new(SqsSink::new(sqs)),
+        // Built at cold start when an AccessKey is configured (`App::from_config`).
+        alibaba: Arc::new(super::alibaba::NoCredentials),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `Sink` port: one small trait every destination implements, and the calls it receives.
 
+pub mod alibaba;
 pub mod analytics;
 pub mod aws;
 pub mod eventbridge;
@@ -182,6 +183,8 @@ pub struct Sinks {
     pub kinesis: Arc<dyn Sink>,
     pub eventbridge: Arc<dyn Sink>,
     pub sqs: Arc<dyn Sink>,
+    /// Alibaba Cloud IoT Platform BatchPub.
+    pub alibaba: Arc<dyn Sink>,
 }
 
 impl Sinks {
@@ -196,7 +199,8 @@ impl Sinks {
             firehose: sink.clone(),
             kinesis: sink.clone(),
             eventbridge: sink.clone(),
-            sqs: sink,
+            sqs: sink.clone(),
+            alibaba: sink,
         }
     }
 
@@ -211,6 +215,7 @@ impl Sinks {
             Kind::Kinesis => self.kinesis.as_ref(),
             Kind::EventBridge => self.eventbridge.as_ref(),
             Kind::Sqs => self.sqs.as_ref(),
+            Kind::Alibaba => self.alibaba.as_ref(),
         }
     }
 }

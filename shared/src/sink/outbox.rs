@@ -112,7 +112,8 @@ impl<'a> Record<'a> {
 /// The request each API receives, in the member names of its API reference. REST-JSON blobs
 /// (IoT Analytics, IoT Events) and JSON-protocol blobs (Firehose, Kinesis) are base64 as on the
 /// wire; SNS entries use the PublishBatch member names, EventBridge and SQS entries those of
-/// PutEvents and SendMessageBatch; IoT Core publish and shadow requests show their HTTP body.
+/// PutEvents and SendMessageBatch; IoT Core publish and shadow requests show their HTTP body;
+/// Alibaba BatchPub shows its endpoint and RPC parameters (`DeviceName.N`, base64 `MessageContent`).
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Request<'a> {
@@ -167,6 +168,19 @@ enum Request<'a> {
         queue_url: &'a str,
         entries: Vec<SqsEntry<'a>>,
     },
+    #[serde(rename_all = "PascalCase")]
+    Alibaba {
+        endpoint: String,
+        action: &'static str,
+        version: &'static str,
+        #[serde(serialize_with = "in_order")]
+        parameters: Vec<(String, String)>,
+    },
+}
+
+/// Name-value pairs as a JSON object, in their order.
+fn in_order<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(name, value)| (name, value)))
 }
 
 impl<'a> Request<'a> {
@@ -252,6 +266,20 @@ impl<'a> Request<'a> {
                     .filter_map(|(i, e)| SqsEntry::of(i, e, &call.destination))
                     .collect(),
             },
+            Destination::Alibaba(devices) => {
+                let entry = call.entries.first();
+                let qos = match entry.map(|e| &e.params) {
+                    Some(EntryParams::Alibaba(p)) => p.qos,
+                    _ => 0,
+                };
+                let message: &[u8] = entry.map_or(&[], |e| &e.payload);
+                Request::Alibaba {
+                    endpoint: format!("https://{}", devices.host()),
+                    action: crate::sink::alibaba::ACTION,
+                    version: crate::sink::alibaba::VERSION,
+                    parameters: crate::sink::alibaba::parameters(devices, qos, message),
+                }
+            }
         })
     }
 }
@@ -573,6 +601,39 @@ mod tests {
         assert_eq!(
             got[4]["request"],
             json!({"thingName":"pump-1","body":"{\"state\":{}}"})
+        );
+    }
+
+    #[tokio::test]
+    async fn records_batchpub_as_its_rpc_parameters() {
+        use crate::destination::{AlibabaDevices, AlibabaParams};
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let call = Call {
+            destination: Destination::Alibaba(Arc::new(AlibabaDevices {
+                iot_instance_id: Some("iot-cn-0pp1n8t".into()),
+                ..crate::validate::testing::alibaba(&["dev-1", "dev-2"])
+            })),
+            entries: vec![entry(
+                "m1",
+                b"hello world",
+                EntryParams::Alibaba(AlibabaParams { qos: 1 }),
+            )],
+        };
+        assert_eq!(outbox.send(&call).await.unwrap(), CallReport::default());
+        let line = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        // Parameters in the order the API reference lists them, not sorted.
+        assert!(
+            line.contains(r#""Parameters":{"ProductKey":"a1BwAGV","TopicShortName""#),
+            "{line}"
+        );
+        assert_eq!(
+            lines(dir.path())[0],
+            json!({"kind": "alibaba", "destination": "a1BwAGV", "request": {
+                "Endpoint": "https://iot.cn-shanghai.aliyuncs.com", "Action": "BatchPub", "Version": "2018-01-20",
+                "Parameters": {"ProductKey": "a1BwAGV", "TopicShortName": "get", "Qos": "1",
+                    "IotInstanceId": "iot-cn-0pp1n8t", "MessageContent": "aGVsbG8gd29ybGQ=",
+                    "DeviceName.1": "dev-1", "DeviceName.2": "dev-2"}}})
         );
     }
 

@@ -6,6 +6,7 @@
 //! of the design brief. The checks run per message per target, so they allocate only to build an
 //! error: names are checked with plain byte tests, JSON field paths are kept on the stack.
 
+mod alibaba;
 mod analytics;
 mod arn;
 mod eventbridge;
@@ -22,6 +23,10 @@ use std::fmt::Write as _;
 use crate::destination::{Destination, EntryParams, PublishParams, Target};
 use crate::message::Message;
 
+pub use alibaba::{
+    MAX_DEVICES_PER_CALL as ALIBABA_DEVICES_PER_CALL,
+    MAX_MESSAGE_BYTES as ALIBABA_MAX_MESSAGE_BYTES,
+};
 pub(crate) use eventbridge::entry_size as eventbridge_entry_size;
 pub use eventbridge::eventbridge_detail;
 pub(crate) use firehose::record_len as firehose_record_len;
@@ -120,6 +125,9 @@ fn check_rendered(
         (Destination::Sqs { queue_url }, EntryParams::Sqs(params)) => {
             sqs::check(dest, queue_url, &msg.payload, params)
         }
+        (Destination::Alibaba(devices), EntryParams::Alibaba(params)) => {
+            alibaba::check(dest, devices, &msg.payload, *params, limits)
+        }
         (dest, params) => Err(mismatch(dest, params)),
     }
 }
@@ -140,6 +148,7 @@ pub fn check_destination(dest: &Destination, limits: &ContractLimits) -> Result<
         Destination::Kinesis { stream } => kinesis::check_stream(dest, stream),
         Destination::EventBridge { event_bus } => eventbridge::check_bus(dest, event_bus),
         Destination::Sqs { queue_url } => sqs::check_queue_url(dest, queue_url),
+        Destination::Alibaba(devices) => alibaba::check_devices(dest, devices, limits),
     }
 }
 
@@ -203,6 +212,16 @@ pub fn check_device_name(label: &str, device: &str) -> Result<(), ContractError>
     publish::check_device_name(&label, device)
 }
 
+/// An `alibaba` target's region, instance id and endpoint host, as the routing table fixes them.
+pub fn check_alibaba_literals(
+    label: &str,
+    region: Option<&str>,
+    iot_instance_id: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<(), ContractError> {
+    alibaba::check_literals(&label, region, iot_instance_id, endpoint)
+}
+
 /// A destination paired with another kind's entry parameters: a routing bug, reported, never a panic.
 fn mismatch(dest: &Destination, params: &EntryParams) -> ContractError {
     let (expected, found) = (expected_params(dest), params_name(params));
@@ -227,6 +246,7 @@ fn expected_params(dest: &Destination) -> &'static str {
         Destination::Kinesis { .. } => "Kinesis",
         Destination::EventBridge { .. } => "EventBridge",
         Destination::Sqs { .. } => "Sqs",
+        Destination::Alibaba(_) => "Alibaba",
     }
 }
 
@@ -241,6 +261,7 @@ fn params_name(params: &EntryParams) -> &'static str {
         EntryParams::Kinesis(_) => "Kinesis",
         EntryParams::EventBridge(_) => "EventBridge",
         EntryParams::Sqs(_) => "Sqs",
+        EntryParams::Alibaba(_) => "Alibaba",
     }
 }
 
@@ -277,6 +298,11 @@ pub enum NameSet {
     QueueName,
     /// A decimal number (Kinesis ExplicitHashKey).
     Decimal,
+    /// An Alibaba Cloud region id (`cn-shanghai`): it becomes a label of the API host name, so
+    /// lowercase letters, digits and `-`.
+    Region,
+    /// An Alibaba Cloud IoT instance id (`iot-cn-0pp1n8t****`): letters, digits, `_` and `-`.
+    InstanceId,
 }
 
 impl NameSet {
@@ -298,6 +324,8 @@ impl NameSet {
             }
             NameSet::QueueName => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'),
             NameSet::Decimal => b.is_ascii_digit(),
+            NameSet::Region => b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
+            NameSet::InstanceId => b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'),
         }
     }
 
@@ -316,6 +344,8 @@ impl NameSet {
             NameSet::EventBus => "[/.-_A-Za-z0-9]",
             NameSet::QueueName => "[A-Za-z0-9_-]",
             NameSet::Decimal => "[0-9]",
+            NameSet::Region => "[a-z0-9-]",
+            NameSet::InstanceId => "[A-Za-z0-9_-]",
         }
     }
 
@@ -334,6 +364,8 @@ impl NameSet {
             NameSet::EventBus => "an event bus name",
             NameSet::QueueName => "an SQS queue name",
             NameSet::Decimal => "a decimal number",
+            NameSet::Region => "an Alibaba Cloud region id",
+            NameSet::InstanceId => "an IoT Platform instance id",
         }
     }
 }
@@ -535,6 +567,18 @@ pub(crate) mod testing {
         let mut m = msg("0");
         m.payload = Payload::Binary(Arc::from(vec![0xffu8; len]));
         m
+    }
+
+    /// BatchPub to `devices` of product `a1BwAGV` on topic `get` in cn-shanghai.
+    pub(crate) fn alibaba(devices: &[&str]) -> crate::destination::AlibabaDevices {
+        crate::destination::AlibabaDevices {
+            region: "cn-shanghai".into(),
+            iot_instance_id: None,
+            endpoint: None,
+            product_key: "a1BwAGV".into(),
+            topic_short_name: "get".into(),
+            devices: devices.iter().map(|d| (*d).to_owned()).collect(),
+        }
     }
 
     pub(crate) fn target(destination: Destination, params: EntryParams) -> Target {

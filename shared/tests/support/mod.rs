@@ -2,6 +2,7 @@
 //! wire-level stub for IoT Analytics and IoT Events Data), and small builders for calls.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod alibaba;
 pub mod appconfig;
 pub mod moto;
 pub mod stub;
@@ -80,5 +81,6 @@ pub fn dispatch_options(attempts: u32) -> DispatchOptions {
         deadline: Instant::now() + Duration::from_secs(20),
         safety_margin: Duration::from_millis(10),
         fleet_rate: None,
+        alibaba_rate: None,
     }
 }
