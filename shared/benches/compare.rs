@@ -3,8 +3,9 @@
 //! cases, measured the same way. Every case is timed `--runs` times, interleaved (run 1 of every
 //! case, then run 2, …) so a burst of load from other processes hits all cases alike; each run
 //! loops for at least `--min-time` seconds; the median is printed as messages per second, one
-//! JSON object per case. `--dump FILE` writes the 100 bodies and every outbox line for 1, 10 and
-//! 100 routes, which the peer compares with its own byte for byte.
+//! JSON object per case. `--only TEXT` keeps the cases whose name contains TEXT. `--dump FILE`
+//! writes the 100 bodies and every outbox line for 1, 10 and 100 routes, which the peer compares
+//! with its own byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -85,6 +86,10 @@ fn main() {
             format!("plan only, {routes} routes"),
             Box::new(move || plan_only(engine, bodies)),
         ));
+    }
+    // `--only TEXT` keeps the cases whose name contains it (quick checks while profiling).
+    if let Some(only) = value("--only") {
+        cases.retain(|(name, _)| name.contains(&only));
     }
     let loops: Vec<u32> = cases.iter().map(|(_, f)| calibrate(f, min_time)).collect();
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];

@@ -1,6 +1,6 @@
 //! The message envelope: decoding one JSON message from a trigger, with errors that name the field.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
@@ -8,6 +8,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::validate::Path;
+use crate::validate::analytics::{FieldKey, FieldNameViolation, case_duplicate, field_name_rule};
 
 /// Longest message id accepted; the downstream ids derived from it are shortened anyway.
 pub const MAX_ID_CHARS: usize = 256;
@@ -45,22 +48,27 @@ pub enum Payload {
 pub struct JsonPayload {
     raw: Arc<str>,
     value: OnceLock<Value>,
+    /// The first IoT Analytics field-name rule the payload breaks, found by the same walk that
+    /// checks the text: a second walk for each IoT Analytics target cost a sixth of the routing
+    /// pipeline (BENCHMARKS.md, "What was changed").
+    field_names: Option<Box<FieldNameViolation>>,
 }
 
 impl JsonPayload {
     /// Checks `text` the way [`Message::decode`] checks a payload: at most [`MAX_DEPTH`] levels,
     /// and accepted by `serde_json`'s `Value` parser (numbers within `f64`, valid escapes).
     pub fn parse(text: &str) -> Result<JsonPayload, MessageError> {
-        let too_deep = Cell::new(false);
-        let check = ParsesAsValue {
+        let state = WalkState::default();
+        let check = PayloadWalk {
             depth: 0,
-            too_deep: &too_deep,
+            path: Path::root("payload"),
+            state: &state,
         };
         let mut parser = serde_json::Deserializer::from_str(text);
         serde::de::DeserializeSeed::deserialize(check, &mut parser)
             .and_then(|()| parser.end())
             .map_err(|e| {
-                if too_deep.get() {
+                if state.too_deep.get() {
                     MessageError::TooDeep
                 } else {
                     MessageError::field("payload", json_error(&e))
@@ -69,6 +77,7 @@ impl JsonPayload {
         Ok(JsonPayload {
             raw: Arc::from(text),
             value: OnceLock::new(),
+            field_names: state.violation.into_inner().map(Box::new),
         })
     }
 
@@ -82,6 +91,11 @@ impl JsonPayload {
         // `parse` checked the text with the parser used here, so the fallback is unreachable.
         self.value
             .get_or_init(|| serde_json::from_str(&self.raw).unwrap_or(Value::Null))
+    }
+
+    /// The first IoT Analytics field-name rule an object key breaks, in document order.
+    pub(crate) fn field_name_violation(&self) -> Option<&FieldNameViolation> {
+        self.field_names.as_deref()
     }
 }
 
@@ -114,31 +128,56 @@ macro_rules! accept_json_scalars {
         }
     };
 }
-pub(crate) use accept_json_scalars;
+
+/// What one payload walk keeps: whether it went too deep, the first field-name violation, and
+/// the keys of the objects being walked (one buffer for the whole payload: an object's keys sit
+/// above its parent's and are dropped when it ends).
+#[derive(Default)]
+struct WalkState<'de> {
+    too_deep: Cell<bool>,
+    violation: RefCell<Option<FieldNameViolation>>,
+    keys: RefCell<Vec<FieldKey<'de>>>,
+}
 
 /// Parses a JSON value as `serde_json` parses it into a `Value`, building nothing: numbers are
 /// converted (`1e400` is refused, as by `Value`) and strings unescaped (lone surrogates are
-/// refused). Stops past [`MAX_DEPTH`] levels of arrays and objects.
+/// refused). Stops past [`MAX_DEPTH`] levels of arrays and objects. On the way it checks every
+/// object key against IoT Analytics' field-name rules and keeps the first one broken.
 #[derive(Clone, Copy)]
-struct ParsesAsValue<'a> {
+struct PayloadWalk<'p, 's, 'de> {
     depth: usize,
-    too_deep: &'a Cell<bool>,
+    path: Path<'p>,
+    state: &'s WalkState<'de>,
 }
 
-impl ParsesAsValue<'_> {
-    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+impl<'p, 's, 'de> PayloadWalk<'p, 's, 'de> {
+    /// The depth of an array's or object's members; refused past [`MAX_DEPTH`], even empty.
+    fn enter<E: serde::de::Error>(&self) -> Result<usize, E> {
         if self.depth >= MAX_DEPTH {
-            self.too_deep.set(true);
+            self.state.too_deep.set(true);
             return Err(E::custom("too deep"));
         }
-        Ok(ParsesAsValue {
-            depth: self.depth + 1,
-            ..self
-        })
+        Ok(self.depth + 1)
+    }
+
+    fn member<'q>(&self, depth: usize, path: Path<'q>) -> PayloadWalk<'q, 's, 'de> {
+        PayloadWalk {
+            depth,
+            path,
+            state: self.state,
+        }
+    }
+
+    fn checking(&self) -> bool {
+        self.state.violation.borrow().is_none()
+    }
+
+    fn found(&self, violation: FieldNameViolation) {
+        *self.state.violation.borrow_mut() = Some(violation);
     }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for PayloadWalk<'_, '_, 'de> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -146,7 +185,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for ParsesAsValue<'_> {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for ParsesAsValue<'_> {
+impl<'de> serde::de::Visitor<'de> for PayloadWalk<'_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -156,16 +195,37 @@ impl<'de> serde::de::Visitor<'de> for ParsesAsValue<'_> {
     accept_json_scalars!();
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let inner = self.nested()?;
-        while seq.next_element_seed(inner)?.is_some() {}
+        let depth = self.enter()?;
+        let mut i = 0;
+        while seq
+            .next_element_seed(self.member(depth, self.path.index(i)))?
+            .is_some()
+        {
+            i += 1;
+        }
         Ok(())
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let inner = self.nested()?;
-        while map.next_key_seed(inner)?.is_some() {
-            map.next_value_seed(inner)?;
+        let depth = self.enter()?;
+        let start = self.state.keys.borrow().len();
+        while let Some(key) = map.next_key::<FieldKey<'de>>()? {
+            let path = self.path.key(key.name());
+            if self.checking()
+                && let Some(rule) = field_name_rule(key.name())
+            {
+                self.found(FieldNameViolation::new(&path, rule));
+            }
+            map.next_value_seed(self.member(depth, path))?;
+            self.state.keys.borrow_mut().push(key);
         }
+        let mut keys = self.state.keys.borrow_mut();
+        if self.checking()
+            && let Some((later, rule)) = keys.get(start..).and_then(case_duplicate)
+        {
+            self.found(FieldNameViolation::new(&self.path.key(later.name()), rule));
+        }
+        keys.truncate(start);
         Ok(())
     }
 }

@@ -6,8 +6,6 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -485,7 +483,7 @@ impl<'a> Body<'a> {
 fn base64_literal(bytes: &[u8]) -> serde_json::Result<Box<RawValue>> {
     let mut literal = String::with_capacity(bytes.len().div_ceil(3) * 4 + 2);
     literal.push('"');
-    BASE64.encode_string(bytes, &mut literal);
+    base64_simd::STANDARD.encode_append(bytes, &mut literal);
     literal.push('"');
     RawValue::from_string(literal)
 }

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, Visitor};
 
 use super::{ContractError, ContractLimits, NameSet, Path, ascii_name, name_rule};
 use crate::destination::Destination;
@@ -75,175 +75,106 @@ pub(super) fn check(
         ));
     }
     // Binary payloads are decoded by a pipeline activity; their field names are not ours to check.
+    // JSON ones were checked key by key when the message was decoded (`JsonPayload::parse`).
     match payload {
-        Payload::Json(json) => check_fields(dest, json.raw()),
+        Payload::Json(json) => match json.field_name_violation() {
+            Some(v) => Err(ContractError::new(dest, v.path.clone(), v.rule.clone())),
+            None => Ok(()),
+        },
         Payload::Binary(_) => Ok(()),
     }
 }
 
-/// Every object key at every depth (inside arrays too) follows the field-name rules. Walks the
-/// payload's text instead of its `Value`, so a route that sends to IoT Analytics does not pay
-/// for building one.
-fn check_fields(dest: &Destination, text: &str) -> Result<(), ContractError> {
-    let mut found = None;
-    let walk = Fields {
-        dest,
-        path: Path::root("payload"),
-        found: &mut found,
-    };
-    let parsed = walk.deserialize(&mut serde_json::Deserializer::from_str(text));
-    match (found, parsed) {
-        (Some(error), _) => Err(error),
-        (None, Ok(())) => Ok(()),
-        // Decoding checked the text already; a payload built around it still gets a clear error.
-        (None, Err(e)) => Err(ContractError::new(
-            dest,
-            "payload",
-            format!("is not valid JSON: {e}"),
-        )),
-    }
+/// The first field-name rule a JSON payload breaks: every object key at every depth (inside
+/// arrays too) follows the pattern, and no object holds two keys equal but for case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldNameViolation {
+    pub(crate) path: String,
+    pub(crate) rule: String,
 }
 
-/// One value of the walk: where it is, and where the first broken rule goes (the walk then
-/// stops with a placeholder parse error).
-struct Fields<'p, 'f> {
-    dest: &'p Destination,
-    path: Path<'p>,
-    found: &'f mut Option<ContractError>,
-}
-
-impl Fields<'_, '_> {
-    fn fail<E: de::Error>(self, error: ContractError) -> E {
-        *self.found = Some(error);
-        E::custom("field name rule")
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Fields<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Fields<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    crate::message::accept_json_scalars!();
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        while seq
-            .next_element_seed(Fields {
-                dest: self.dest,
-                path: self.path.index(i),
-                found: &mut *self.found,
-            })?
-            .is_some()
-        {
-            i += 1;
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys: Vec<Key<'de>> = Vec::new();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            if let Err(e) = check_field_name(self.dest, &key.name, &self.path.key(&key.name)) {
-                return Err(self.fail(e));
-            }
-            keys.push(key);
-            let Some(key) = keys.last() else { break };
-            map.next_value_seed(Fields {
-                dest: self.dest,
-                path: self.path.key(&key.name),
-                found: &mut *self.found,
-            })?;
-        }
-        match check_case_duplicates(self.dest, &keys, &self.path) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.fail(e)),
+impl FieldNameViolation {
+    pub(crate) fn new(path: &Path<'_>, rule: String) -> Self {
+        FieldNameViolation {
+            path: path.render(),
+            rule,
         }
     }
 }
 
 /// An object key, borrowed from the payload's text unless it holds escapes, with its
 /// case-folded hash.
-struct Key<'de> {
+pub(crate) struct FieldKey<'de> {
     name: Cow<'de, str>,
     folded: u64,
 }
 
-impl<'de> Key<'de> {
+impl<'de> FieldKey<'de> {
     fn new(name: Cow<'de, str>) -> Self {
         // FNV-1a over the lower-cased bytes: equal for names equal ignoring ASCII case.
         let folded = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
         });
-        Key { name, folded }
+        FieldKey { name, folded }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 }
 
-impl<'de> Deserialize<'de> for Key<'de> {
+impl<'de> Deserialize<'de> for FieldKey<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
         impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+            type Value = FieldKey<'de>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an object key")
             }
 
-            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key::new(Cow::Borrowed(key)))
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey::new(Cow::Borrowed(key)))
             }
 
-            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key::new(Cow::Owned(key.to_owned())))
+            fn visit_str<E>(self, key: &str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey::new(Cow::Owned(key.to_owned())))
             }
         }
         d.deserialize_str(KeyVisitor)
     }
 }
 
-fn check_field_name(dest: &Destination, key: &str, path: &Path<'_>) -> Result<(), ContractError> {
-    let chars = key.chars().count();
-    if chars > MAX_FIELD_NAME_CHARS {
-        return Err(ContractError::new(
-            dest,
-            path.render(),
-            format!("field name is {chars} characters, over the limit of {MAX_FIELD_NAME_CHARS}"),
-        ));
+/// The rule `key` breaks as an IoT Analytics field name, if any.
+pub(crate) fn field_name_rule(key: &str) -> Option<String> {
+    // Most names are short ASCII: count characters only when the bytes could be too many.
+    if key.len() > MAX_FIELD_NAME_CHARS {
+        let chars = key.chars().count();
+        if chars > MAX_FIELD_NAME_CHARS {
+            return Some(format!(
+                "field name is {chars} characters, over the limit of {MAX_FIELD_NAME_CHARS}"
+            ));
+        }
     }
-    if !is_field_name(key) {
-        return Err(ContractError::new(
-            dest,
-            path.render(),
-            format!(
-                "field name must match {FIELD_NAME_PATTERN} (letters, digits and underscores; \
-                 starts with a letter or a single underscore; no hyphens)"
-            ),
-        ));
-    }
-    Ok(())
+    (!is_field_name(key)).then(|| {
+        format!(
+            "field name must match {FIELD_NAME_PATTERN} (letters, digits and underscores; \
+             starts with a letter or a single underscore; no hyphens)"
+        )
+    })
 }
 
 /// IoT Analytics field names are case-insensitive: `foo` and `FOO` in one object are duplicates
 /// (and so is the same key twice). Runs after every key matched the (ASCII-only) pattern, so
-/// ASCII case folding is exact. The error names the later key, in document order.
-fn check_case_duplicates(
-    dest: &Destination,
-    keys: &[Key<'_>],
-    path: &Path<'_>,
-) -> Result<(), ContractError> {
+/// ASCII case folding is exact. Gives the later key of the first pair, in document order, and
+/// the rule.
+pub(crate) fn case_duplicate<'k, 'de>(
+    keys: &'k [FieldKey<'de>],
+) -> Option<(&'k FieldKey<'de>, String)> {
     // Names are compared by a case-folded hash first, and only equal hashes by their text.
-    let same =
-        |a: &Key<'_>, b: &Key<'_>| a.folded == b.folded && a.name.eq_ignore_ascii_case(&b.name);
+    let same = |a: &FieldKey<'_>, b: &FieldKey<'_>| {
+        a.folded == b.folded && a.name.eq_ignore_ascii_case(&b.name)
+    };
     let duplicate = if keys.len() <= PAIRWISE_KEYS {
         keys.iter().enumerate().find_map(|(i, later)| {
             keys.iter()
@@ -252,7 +183,7 @@ fn check_case_duplicates(
                 .map(|earlier| (earlier, later))
         })
     } else {
-        let mut order: Vec<&Key<'_>> = keys.iter().collect();
+        let mut order: Vec<&FieldKey<'_>> = keys.iter().collect();
         // Stable: within equal hashes, document order.
         order.sort_by_key(|k| k.folded);
         order
@@ -267,19 +198,12 @@ fn check_case_duplicates(
             })
             .find(|(earlier, later)| same(earlier, later))
     };
-    match duplicate {
-        Some((earlier, later)) => {
-            let mut rule = String::from("field name duplicates `");
-            super::push_key(&mut rule, &earlier.name);
-            rule.push_str("` (IoT Analytics field names are case-insensitive)");
-            Err(ContractError::new(
-                dest,
-                path.key(&later.name).render(),
-                rule,
-            ))
-        }
-        None => Ok(()),
-    }
+    duplicate.map(|(earlier, later)| {
+        let mut rule = String::from("field name duplicates `");
+        super::push_key(&mut rule, &earlier.name);
+        rule.push_str("` (IoT Analytics field names are case-insensitive)");
+        (later, rule)
+    })
 }
 
 #[cfg(test)]
@@ -352,8 +276,13 @@ mod tests {
         #[test]
         fn text_walk_agrees_with_the_rules_on_values(value in json_value()) {
             let text = value.to_string();
-            let walked = check_fields(&channel("telemetry"), &text);
-            proptest::prop_assert_eq!(walked.is_ok(), fields_ok_by_value(&value), "{}", text);
+            let walked = crate::message::JsonPayload::parse(&text).unwrap();
+            proptest::prop_assert_eq!(
+                walked.field_name_violation().is_none(),
+                fields_ok_by_value(&value),
+                "{}",
+                text
+            );
         }
     }
 

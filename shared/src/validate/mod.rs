@@ -7,7 +7,7 @@
 //! error: names are checked with plain byte tests, JSON field paths are kept on the stack.
 
 mod alibaba;
-mod analytics;
+pub(crate) mod analytics;
 mod arn;
 mod eventbridge;
 mod events;
