@@ -18,9 +18,6 @@ use fanout::engine::{Engine, EngineConfig};
 use fanout::routes::RoutingTable;
 use fanout::validate::ContractLimits;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 type Case<'a> = (String, Box<dyn Fn() -> usize + 'a>);
 
 /// Loops per run so that one run lasts at least `min_time`.
