@@ -13,7 +13,8 @@ PIP ?= python3 -m pip
 # pinned too, so that a new release's checks arrive by a change here, not by surprise in CI.
 CHECKOV_VENV ?= $(CURDIR)/.venv/checkov
 CHECKOV_VERSION ?= 3.3.30
-# The end-to-end comparison (../shared/bench/e2e_compare.py) runs a boto3 peer and a local AWS stub;
+# The Python peers: the pipeline one (../shared/bench/peer_pipeline.py) needs orjson; the end-to-end
+# comparison (../shared/bench/e2e_compare.py) runs a boto3 peer and a local AWS stub;
 # they need boto3 and orjson (uvloop makes the stub faster), pinned so the peer's figures move only
 # by a change here.
 BENCH_VENV ?= $(CURDIR)/.venv/bench
@@ -211,6 +212,7 @@ bench: tools-bench
 	cargo bench --locked -p fanout --bench pipeline
 	cargo bench --locked -p fanout --bench packing
 	cargo bench --locked -p fanout --bench fleet
+	"$(BENCH_VENV)/bin/python" shared/benches/compare_pipeline.py --python "$(BENCH_VENV)/bin/python"
 	cargo bench --locked -p fanout --bench routes_source
 	cargo bench --locked -p fanout --bench calls
 	cargo bench --locked -p fanout-sqs --bench end_to_end
