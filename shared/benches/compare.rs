@@ -18,6 +18,10 @@ use fanout::engine::{Engine, EngineConfig};
 use fanout::routes::RoutingTable;
 use fanout::validate::ContractLimits;
 
+// The allocator the functions ship with (functions/*/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Case<'a> = (String, Box<dyn Fn() -> usize + 'a>);
 
 /// Loops per run so that one run lasts at least `min_time`.
