@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 
 /// The kind of a destination; each kind has its own sink and its own call limits.
@@ -377,6 +379,31 @@ impl SnsAttribute {
     pub fn size(&self) -> usize {
         self.name.len() + self.data_type.len() + self.value.len()
     }
+
+    /// The value as SNS and SQS take it: `Binary` (and `Binary.custom`) as bytes, decoded from
+    /// its base64; every other type as text.
+    pub fn wire_value(&self) -> Result<AttributeValue<'_>, String> {
+        if self.data_type == "Binary" || self.data_type.starts_with("Binary.") {
+            BASE64
+                .decode(&self.value)
+                .map(AttributeValue::Binary)
+                .map_err(|_| {
+                    format!(
+                        "message attribute `{}` of type Binary is not valid base64",
+                        self.name
+                    )
+                })
+        } else {
+            Ok(AttributeValue::Text(&self.value))
+        }
+    }
+}
+
+/// A message attribute's value on the wire (see [`SnsAttribute::wire_value`]).
+#[derive(Debug, PartialEq)]
+pub enum AttributeValue<'a> {
+    Binary(Vec<u8>),
+    Text(&'a str),
 }
 
 /// IoT Core `Publish` parameters (MQTT 3.1.1 and MQTT 5 properties).

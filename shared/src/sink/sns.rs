@@ -8,13 +8,11 @@ use std::sync::Mutex;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::primitives::Blob;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 
 use super::aws::{Target, call_error, short, wrong_destination};
 use super::{Call, CallError, CallReport, Entry, EntryFailure, Sink};
-use crate::destination::{Destination, EntryParams, SnsParams};
+use crate::destination::{AttributeValue, Destination, EntryParams, SnsParams};
 
 #[derive(Debug)]
 pub struct SnsSink {
@@ -185,17 +183,9 @@ fn request_entry(
     let mut attributes = HashMap::with_capacity(params.attributes.len());
     for a in &params.attributes {
         let value = MessageAttributeValue::builder().data_type(&a.data_type);
-        // `Binary` (and `Binary.custom`) travel as bytes; String, String.Array and Number as text.
-        let value = if a.data_type == "Binary" || a.data_type.starts_with("Binary.") {
-            let bytes = BASE64.decode(&a.value).map_err(|_| {
-                format!(
-                    "message attribute `{}` of type Binary is not valid base64",
-                    a.name
-                )
-            })?;
-            value.binary_value(Blob::new(bytes))
-        } else {
-            value.string_value(&a.value)
+        let value = match a.wire_value()? {
+            AttributeValue::Binary(bytes) => value.binary_value(Blob::new(bytes)),
+            AttributeValue::Text(text) => value.string_value(text),
         };
         let value = value
             .build()

@@ -9,14 +9,12 @@ use std::collections::HashMap;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::future::BoxFuture;
 
 use super::aws::{LazyClient, Target, call_error, wrong_destination};
 use super::results::{IdFailure, by_entry_id, prepare, report};
 use super::{Call, CallError, CallReport, Entry, Sink};
-use crate::destination::{Destination, EntryParams};
+use crate::destination::{AttributeValue, Destination, EntryParams};
 
 #[derive(Debug)]
 pub struct SqsSink {
@@ -93,17 +91,9 @@ fn request_entry(
     let mut attributes = HashMap::with_capacity(params.attributes.len());
     for a in &params.attributes {
         let value = MessageAttributeValue::builder().data_type(&a.data_type);
-        // `Binary` (and `Binary.custom`) travel as bytes; String and Number as text.
-        let value = if a.data_type == "Binary" || a.data_type.starts_with("Binary.") {
-            let bytes = BASE64.decode(&a.value).map_err(|_| {
-                format!(
-                    "message attribute `{}` of type Binary is not valid base64",
-                    a.name
-                )
-            })?;
-            value.binary_value(Blob::new(bytes))
-        } else {
-            value.string_value(&a.value)
+        let value = match a.wire_value()? {
+            AttributeValue::Binary(bytes) => value.binary_value(Blob::new(bytes)),
+            AttributeValue::Text(text) => value.string_value(text),
         };
         let value = value
             .build()
