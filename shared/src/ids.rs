@@ -9,6 +9,8 @@ use crate::destination::Destination;
 /// 1–64 characters of `[a-zA-Z0-9_-]` (IoT Analytics allows 128, SNS deduplication ids 128).
 pub const MAX_LEN: usize = 64;
 const HASH_HEX: usize = 16;
+/// Characters of the message id kept in front of the hash.
+const PREFIX_CHARS: usize = MAX_LEN - HASH_HEX - 1;
 
 /// `<readable prefix of the message id>-<16 hex digits of SHA-256(message id, destination)>`.
 ///
@@ -30,19 +32,27 @@ pub fn downstream_id(message_id: &str, destination: &Destination) -> String {
     }
     let digest = hasher.finalize();
 
+    let kept = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     let mut id = String::with_capacity(MAX_LEN);
-    for c in message_id.chars().take(MAX_LEN - HASH_HEX - 1) {
-        id.push(if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-            c
-        } else {
-            '_'
-        });
+    match message_id.get(..PREFIX_CHARS.min(message_id.len())) {
+        // Most ids are short and already made of allowed characters: copied whole.
+        Some(prefix) if prefix.chars().all(kept) => id.push_str(prefix),
+        _ => id.extend(
+            message_id
+                .chars()
+                .take(PREFIX_CHARS)
+                .map(|c| if kept(c) { c } else { '_' }),
+        ),
     }
     id.push('-');
     for byte in digest.iter().take(HASH_HEX / 2) {
+        // Lowercase, as `{:02x}` writes it.
         for nibble in [byte >> 4, byte & 0x0f] {
-            // A nibble is always a hex digit (lowercase, as `{:02x}` writes it).
-            id.extend(char::from_digit(u32::from(nibble), 16));
+            id.push(char::from(if nibble < 10 {
+                b'0' + nibble
+            } else {
+                b'a' + nibble - 10
+            }));
         }
     }
     id
@@ -89,6 +99,21 @@ mod tests {
             downstream_id("m-0001", &channel("c")),
             "m-0001-dd9faef9c870e1d3"
         );
+    }
+
+    proptest::proptest! {
+        /// The readable prefix: the first 47 characters, each outside `[a-zA-Z0-9_-]` replaced
+        /// by `_`, whichever way the id is copied.
+        #[test]
+        fn prefix_is_the_id_with_other_characters_replaced(id in "[a-z_:é-]{0,60}|[a-z0-9-]{40,60}") {
+            let want: String = id
+                .chars()
+                .take(PREFIX_CHARS)
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+                .collect();
+            let got = downstream_id(&id, &channel("c"));
+            proptest::prop_assert_eq!(got.get(..got.len() - HASH_HEX - 1), Some(want.as_str()));
+        }
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn pipeline(engine: &Engine, bodies: &[String]) -> usize {
     let mut bytes = 0;
     for lane in plan.lanes() {
         for call in &lane.calls {
-            bytes += encode_line(call).unwrap().len();
+            bytes += encode_line(call).len();
         }
     }
     bytes
@@ -125,6 +125,6 @@ pub fn lines(engine: &Engine, bodies: &[String]) -> Vec<String> {
         .lanes()
         .iter()
         .flat_map(|lane| lane.calls.iter())
-        .map(|call| String::from_utf8(encode_line(call).unwrap()).unwrap())
+        .map(|call| String::from_utf8(encode_line(call)).unwrap())
         .collect()
 }

@@ -1,0 +1,274 @@
+//! A compact JSON writer for outbox lines: the bytes `serde_json` writes for the same values,
+//! without going through `Serialize`. Escaping the payloads (every SNS, MQTT and shadow body is a
+//! JSON string in its line) was a fifth of the routing pipeline with `serde_json`, which tests
+//! each byte; here eight bytes are tested at a time. Base64 goes straight into the line, where a
+//! `RawValue` had to be built and re-checked first (BENCHMARKS.md, section 9).
+
+/// One JSON text being written. Commas are placed by the writer: a value or key after another
+/// member of the same object or array gets one.
+#[derive(Debug, Default)]
+pub(super) struct JsonWriter {
+    out: Vec<u8>,
+    /// Nothing has been written yet in the innermost open object or array (or after a key).
+    first: bool,
+}
+
+impl JsonWriter {
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        JsonWriter {
+            out: Vec::with_capacity(capacity),
+            first: true,
+        }
+    }
+
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    fn separate(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+
+    pub(super) fn begin_object(&mut self) {
+        self.separate();
+        self.out.push(b'{');
+        self.first = true;
+    }
+
+    pub(super) fn end_object(&mut self) {
+        self.out.push(b'}');
+        self.first = false;
+    }
+
+    pub(super) fn begin_array(&mut self) {
+        self.separate();
+        self.out.push(b'[');
+        self.first = true;
+    }
+
+    pub(super) fn end_array(&mut self) {
+        self.out.push(b']');
+        self.first = false;
+    }
+
+    /// An object member's name from the code (an API's member name, which never needs
+    /// escaping); its value is written next.
+    pub(super) fn key(&mut self, name: &'static str) {
+        debug_assert!(!name.bytes().any(needs_escape_byte));
+        self.separate();
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.first = true;
+    }
+
+    /// An object member's name made at run time, escaped.
+    pub(super) fn dynamic_key(&mut self, name: &str) {
+        self.separate();
+        escape_into(&mut self.out, name);
+        self.out.push(b':');
+        self.first = true;
+    }
+
+    pub(super) fn str(&mut self, value: &str) {
+        self.separate();
+        escape_into(&mut self.out, value);
+    }
+
+    pub(super) fn int(&mut self, value: impl itoa::Integer) {
+        self.separate();
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    pub(super) fn bool(&mut self, value: bool) {
+        self.separate();
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    /// `bytes` in standard base64, as a string (base64 holds nothing to escape).
+    pub(super) fn base64(&mut self, bytes: &[u8]) {
+        self.separate();
+        self.out.push(b'"');
+        base64_simd::STANDARD.encode_append(bytes, &mut self.out);
+        self.out.push(b'"');
+    }
+
+    /// `"name":"value"`.
+    pub(super) fn str_member(&mut self, name: &'static str, value: &str) {
+        self.key(name);
+        self.str(value);
+    }
+
+    /// `"name":"value"` when there is a value.
+    pub(super) fn opt_str_member(&mut self, name: &'static str, value: Option<&str>) {
+        if let Some(value) = value {
+            self.str_member(name, value);
+        }
+    }
+}
+
+/// Bit 7 of each byte of a word: one bit per byte lane of a SWAR test.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Whether any of the eight bytes needs escaping in a JSON string: `"`, `\` or a control
+/// character below U+0020 (RFC 8259, section 7). It may answer yes for a word that only holds
+/// bytes near one that does, never no for one that does: a yes is confirmed byte by byte.
+fn needs_escape(word: u64) -> bool {
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    (below_space
+        | zero_in(word ^ (ONES * u64::from(b'"')))
+        | zero_in(word ^ (ONES * u64::from(b'\\'))))
+        != 0
+}
+
+/// Whether one byte needs escaping (the rule [`needs_escape`] tests eight at a time).
+fn needs_escape_byte(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Writes the escape of a byte that needs one, as `serde_json` writes it: the two-character
+/// forms where JSON has them, `\u00XX` in lowercase hex for the other control characters.
+fn push_escape(out: &mut Vec<u8>, byte: u8) {
+    let short: &[u8] = match byte {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        0..0x20 => {
+            let hex = |nibble: u8| {
+                if nibble < 10 {
+                    b'0' + nibble
+                } else {
+                    b'a' + nibble - 10
+                }
+            };
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex(byte >> 4), hex(byte & 0xf)]);
+            return;
+        }
+        other => {
+            out.push(other);
+            return;
+        }
+    };
+    out.extend_from_slice(short);
+}
+
+/// Writes `text` as a JSON string literal, quotes included.
+fn escape_into(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Bytes from `start` on are not written yet; everything before `i` needs no escape.
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8)
+            && let Ok(word) = <[u8; 8]>::try_from(chunk)
+            && !needs_escape(u64::from_le_bytes(word))
+        {
+            i += 8;
+            continue;
+        }
+        // A word that may need an escape, or the last few bytes: byte by byte up to the next
+        // word boundary.
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            if let Some(&byte) = bytes.get(i)
+                && needs_escape_byte(byte)
+            {
+                out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+                push_escape(out, byte);
+                start = i + 1;
+            }
+            i += 1;
+        }
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = Vec::new();
+        escape_into(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_as_serde_json_does() {
+        let mut every_char: String = (0u8..0x80).map(char::from).collect();
+        every_char.push_str("é€😀\u{2028}\u{fffd}");
+        for text in [
+            "",
+            "a",
+            "\"",
+            "0123456\"",
+            "01234567\"",
+            "\\\\\\\\\\\\\\\\\\",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\u{1f}",
+            every_char.as_str(),
+        ] {
+            assert_eq!(escaped(text), serde_json::to_string(text).unwrap());
+        }
+    }
+
+    #[test]
+    fn writes_members_with_commas_where_serde_json_puts_them() {
+        let mut w = JsonWriter::with_capacity(0);
+        w.begin_object();
+        w.str_member("a", "x");
+        w.key("b");
+        w.begin_array();
+        w.int(-5_i64);
+        w.bool(true);
+        w.begin_object();
+        w.end_object();
+        w.begin_array();
+        w.end_array();
+        w.base64(b"\xff\x00");
+        w.end_array();
+        w.opt_str_member("c", None);
+        w.opt_str_member("d", Some("\n"));
+        w.dynamic_key("e\"");
+        w.int(0_u8);
+        w.end_object();
+        assert_eq!(
+            String::from_utf8(w.into_bytes()).unwrap(),
+            serde_json::json!({"a": "x", "b": [-5, true, {}, [], "/wA="], "d": "\n", "e\"": 0})
+                .to_string()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_escaped_as_serde_json_escapes_it(text in any::<String>()) {
+            prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn text_rich_in_escapes_is_escaped_as_serde_json_escapes_it(
+            text in proptest::collection::vec(
+                prop_oneof![Just('"'), Just('\\'), Just('x'), Just('\u{1}'), Just('\n'), Just('é')],
+                0..64,
+            ).prop_map(String::from_iter)
+        ) {
+            prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+    }
+}
