@@ -116,21 +116,37 @@ impl JsonWriter {
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// Whether any of the eight bytes needs escaping in a JSON string: `"`, `\` or a control
-/// character below U+0020 (RFC 8259, section 7). It may answer yes for a word that only holds
-/// bytes near one that does, never no for one that does: a yes is confirmed byte by byte.
-fn needs_escape(word: u64) -> bool {
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+/// Flags (bit 7 of its lane) the bytes of `word` that need escaping in a JSON string: `"`, `\`
+/// or a control character below U+0020 (RFC 8259, section 7). Lanes are bytes in memory order
+/// (`word` is read little-endian). The lowest flagged lane is always a byte that needs escaping:
+/// a subtraction only borrows into the lanes above a lane that matched, so lanes above the first
+/// match may be flagged wrongly, never lanes below it.
+fn escape_lanes(word: u64) -> u64 {
+    let zero_lanes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    (below_space
-        | zero_in(word ^ (ONES * u64::from(b'"')))
-        | zero_in(word ^ (ONES * u64::from(b'\\'))))
-        != 0
+    below_space
+        | zero_lanes(word ^ (ONES * u64::from(b'"')))
+        | zero_lanes(word ^ (ONES * u64::from(b'\\')))
 }
 
-/// Whether one byte needs escaping (the rule [`needs_escape`] tests eight at a time).
+/// Whether one byte needs escaping (the rule [`escape_lanes`] tests eight at a time).
 fn needs_escape_byte(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// The position of the first byte from `from` on that needs escaping.
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(from..from + 8) {
+        let lanes = <[u8; 8]>::try_from(chunk).map_or(0, |w| escape_lanes(u64::from_le_bytes(w)));
+        if lanes != 0 {
+            return Some(from + (lanes.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    let rest = bytes.get(from..)?;
+    rest.iter()
+        .position(|&b| needs_escape_byte(b))
+        .map(|at| from + at)
 }
 
 /// Writes the escape of a byte that needs one, as `serde_json` writes it: the two-character
@@ -168,32 +184,16 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Bytes from `start` on are not written yet; everything before `i` needs no escape.
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8)
-            && let Ok(word) = <[u8; 8]>::try_from(chunk)
-            && !needs_escape(u64::from_le_bytes(word))
-        {
-            i += 8;
-            continue;
+    // Bytes from `written` on are not in `out` yet.
+    let mut written = 0;
+    while let Some(at) = next_escape(bytes, written) {
+        out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
+        if let Some(&byte) = bytes.get(at) {
+            push_escape(out, byte);
         }
-        // A word that may need an escape, or the last few bytes: byte by byte up to the next
-        // word boundary.
-        let end = (i + 8).min(bytes.len());
-        while i < end {
-            if let Some(&byte) = bytes.get(i)
-                && needs_escape_byte(byte)
-            {
-                out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-                push_escape(out, byte);
-                start = i + 1;
-            }
-            i += 1;
-        }
+        written = at + 1;
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.extend_from_slice(bytes.get(written..).unwrap_or_default());
     out.push(b'"');
 }
 
