@@ -55,7 +55,8 @@ enum SpecKind {
     Mqtt {
         topic: Template,
         response_topic: Option<Template>,
-        params: PublishParams,
+        /// Shared by every message's entries when no parameter is rendered per message.
+        params: Arc<PublishParams>,
     },
     Fleet {
         product_key: Template,
@@ -334,7 +335,7 @@ impl TargetSpec {
                     SpecKind::Mqtt {
                         topic: template("topic", &topic, Slot::Topic)?,
                         response_topic: optional("responseTopic", response_topic, Slot::Topic)?,
-                        params: PublishParams {
+                        params: Arc::new(PublishParams {
                             qos: check_qos(qos)?,
                             retain,
                             user_properties,
@@ -343,7 +344,7 @@ impl TargetSpec {
                             correlation_data,
                             message_expiry,
                             payload_format_indicator,
-                        },
+                        }),
                     },
                     ordered,
                 )
@@ -478,7 +479,7 @@ impl TargetSpec {
             } => {
                 let fixed = PublishParams {
                     response_topic: literal(response_topic).map(str::to_owned),
-                    ..params.clone()
+                    ..PublishParams::clone(params)
                 };
                 // The publish checks name each field as the table does (`qos`, `contentType`, …).
                 validate::check_publish_params(HERE, &fixed, limits)
@@ -707,15 +708,18 @@ impl TargetSpec {
                 response_topic,
                 params,
             } => {
-                let params = PublishParams {
-                    response_topic: render_opt("responseTopic", response_topic)?,
-                    ..params.clone()
+                let params = match render_opt("responseTopic", response_topic)? {
+                    None => Arc::clone(params),
+                    Some(rendered) => Arc::new(PublishParams {
+                        response_topic: Some(rendered),
+                        ..PublishParams::clone(params)
+                    }),
                 };
                 push(
                     Destination::Mqtt {
                         topic: render("topic", topic)?,
                     },
-                    EntryParams::Publish(Arc::new(params)),
+                    EntryParams::Publish(params),
                 );
             }
             SpecKind::Fleet {

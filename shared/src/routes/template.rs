@@ -192,7 +192,17 @@ impl Template {
         if let Some(text) = self.as_literal() {
             return Ok(text.to_owned());
         }
-        let mut out = String::new();
+        // Room for the literal text and a few short values: rendering then grows the string
+        // at most once (a grown string was most of rendering's allocations).
+        let literal: usize = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(text) => text.len(),
+                Part::Var(_) => 0,
+            })
+            .sum();
+        let mut out = String::with_capacity(literal + 32);
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
