@@ -261,17 +261,8 @@ impl SignedHttp {
     pub(crate) fn s3_bucket(sdk: &SdkConfig, bucket: &str) -> Result<SignedHttp, String> {
         let endpoint = EndpointSettings::from_sdk(sdk, "S3", "AWS_ENDPOINT_URL_S3")?;
         let base = endpoint.s3_bucket(bucket)?;
-        SignedHttp::new(
-            sdk,
-            Service {
-                region: endpoint.region,
-                resolver: SharedEndpointResolver::new(StaticUriEndpointResolver::uri(base.clone())),
-                base,
-                endpoint_headers: Vec::new(),
-                signing_name: "s3",
-                settings: s3_signing_settings(),
-            },
-        )
+        let service = Service::at(endpoint.region, base, "s3", s3_signing_settings());
+        SignedHttp::new(sdk, service)
     }
 
     /// Secrets Manager (service id `Secrets Manager`, signing name `secretsmanager`), signed
@@ -280,17 +271,13 @@ impl SignedHttp {
         let endpoint =
             EndpointSettings::from_sdk(sdk, "Secrets Manager", "AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
         let base = endpoint.secrets_manager()?;
-        SignedHttp::new(
-            sdk,
-            Service {
-                region: endpoint.region,
-                resolver: SharedEndpointResolver::new(StaticUriEndpointResolver::uri(base.clone())),
-                base,
-                endpoint_headers: Vec::new(),
-                signing_name: "secretsmanager",
-                settings: SigningSettings::default(),
-            },
-        )
+        let service = Service::at(
+            endpoint.region,
+            base,
+            "secretsmanager",
+            SigningSettings::default(),
+        );
+        SignedHttp::new(sdk, service)
     }
 
     /// The credentials, HTTP client and timeouts of `sdk`, for `service`.
@@ -467,6 +454,25 @@ struct Service {
     signing_name: &'static str,
     settings: SigningSettings,
     resolver: SharedEndpointResolver,
+}
+
+impl Service {
+    /// A service at a fixed endpoint, `base`, with no endpoint headers.
+    fn at(
+        region: String,
+        base: String,
+        signing_name: &'static str,
+        settings: SigningSettings,
+    ) -> Service {
+        Service {
+            region,
+            resolver: SharedEndpointResolver::new(StaticUriEndpointResolver::uri(base.clone())),
+            base,
+            endpoint_headers: Vec::new(),
+            signing_name,
+            settings,
+        }
+    }
 }
 
 const NO_REGION: &str = "no AWS region is configured (set AWS_REGION)";
