@@ -1,5 +1,8 @@
-//! CPU per downstream call: N IoT Core Publish calls (one 1 KiB message each) and N SNS
-//! PublishBatch calls (10 × 1 KiB), sent through the AWS sinks as the functions build them, 16 in
+//! CPU per downstream call: N IoT Core Publish calls (one 1 KiB message each), N SNS
+//! PublishBatch calls (10 × 1 KiB), N Data Firehose PutRecordBatch calls (500 × 1 KiB, the
+//! awsJson protocol of Firehose, Kinesis, EventBridge and SQS) and N IoT Analytics
+//! BatchPutMessage calls (100 × 1 KiB, the restJson protocol of IoT Analytics and IoT Events),
+//! sent through the AWS sinks as the functions build them, 16 in
 //! flight, to a local HTTP stub in a child process (this bench again, with `FANOUT_BENCH_STUB` set),
 //! so the CPU counted is the sender's alone: every thread of this process, from
 //! `/proc/self/task/*/schedstat`. Prints a table; `cargo bench -p fanout --bench calls`.
@@ -19,10 +22,10 @@ use aws_config::Region;
 use aws_sdk_sns::config::Credentials;
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use fanout::destination::{Destination, EntryParams, PublishParams, SnsParams};
+use fanout::destination::{Destination, EntryParams, FirehoseParams, PublishParams, SnsParams};
 use fanout::sink::{Call, Entry, Sink};
 use futures::StreamExt as _;
 
@@ -54,9 +57,39 @@ async fn iot_publish() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], "{}")
 }
 
+/// IoT Analytics BatchPutMessage (restJson): no message refused. The body is read, so the
+/// connection stays open for the next call.
+async fn analytics(_body: Bytes) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"batchPutMessageErrorEntries":[]}"#,
+    )
+}
+
+/// Data Firehose PutRecordBatch (awsJson 1.1): every record accepted, in request order.
+fn firehose(body: &[u8]) -> axum::response::Response {
+    let records = body.windows(7).filter(|w| w == b"\"Data\":").count();
+    let answers: Vec<String> = (0..records)
+        .map(|i| format!(r#"{{"RecordId":"{i:0>56}"}}"#))
+        .collect();
+    let json = format!(
+        r#"{{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[{}]}}"#,
+        answers.join(",")
+    );
+    ([(header::CONTENT_TYPE, "application/x-amz-json-1.1")], json).into_response()
+}
+
+/// `POST /`: Firehose by its `X-Amz-Target`, SNS otherwise.
+async fn root(headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    match headers.get("x-amz-target") {
+        Some(target) if target.as_bytes().starts_with(b"Firehose_") => firehose(&body),
+        _ => sns(&body),
+    }
+}
+
 /// SNS PublishBatch (query protocol): every `PublishBatchRequestEntries.member.N.Id` succeeds.
-async fn sns(body: Bytes) -> impl IntoResponse {
-    let text = String::from_utf8_lossy(&body);
+fn sns(body: &[u8]) -> axum::response::Response {
+    let text = String::from_utf8_lossy(body);
     let mut members = String::new();
     for pair in text.split('&') {
         if let Some((key, id)) = pair.split_once('=')
@@ -87,7 +120,8 @@ fn serve_stub() {
         println!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/topics/{*topic}", post(iot_publish))
-            .route("/", post(sns));
+            .route("/messages/batch", post(analytics))
+            .route("/", post(root));
         // Serves until the parent closes this process's stdin.
         let stop = tokio::task::spawn_blocking(|| {
             for _ in std::io::stdin().lock().lines().map_while(Result::ok) {}
@@ -174,16 +208,43 @@ fn publish_calls(n: usize) -> Vec<Call> {
         .collect()
 }
 
-fn sns_calls(n: usize) -> Vec<Call> {
-    let params = EntryParams::Sns(Arc::new(SnsParams::default()));
+/// `n` calls to one destination, `per_call` entries each.
+fn batch_calls(
+    n: usize,
+    per_call: usize,
+    destination: &Destination,
+    params: &EntryParams,
+) -> Vec<Call> {
     (0..n)
         .map(|c| Call {
-            destination: Destination::Sns {
-                topic_arn: "arn:aws:sns:us-east-1:123456789012:fanout-telemetry".into(),
-            },
-            entries: (0..10).map(|i| entry(c * 10 + i, params.clone())).collect(),
+            destination: destination.clone(),
+            entries: (0..per_call)
+                .map(|i| entry(c * per_call + i, params.clone()))
+                .collect(),
         })
         .collect()
+}
+
+fn sns_calls(n: usize) -> Vec<Call> {
+    let topic_arn = "arn:aws:sns:us-east-1:123456789012:fanout-telemetry".into();
+    let params = EntryParams::Sns(Arc::new(SnsParams::default()));
+    batch_calls(n, 10, &Destination::Sns { topic_arn }, &params)
+}
+
+fn firehose_calls(n: usize) -> Vec<Call> {
+    let delivery_stream = "fanout-telemetry".into();
+    let params = EntryParams::Firehose(Arc::new(FirehoseParams::default()));
+    batch_calls(n, 500, &Destination::Firehose { delivery_stream }, &params)
+}
+
+fn analytics_calls(n: usize) -> Vec<Call> {
+    let channel = "fanout_telemetry".into();
+    batch_calls(
+        n,
+        100,
+        &Destination::Analytics { channel },
+        &EntryParams::Analytics,
+    )
 }
 
 /// Sends every call, `IN_FLIGHT` at a time; each must be accepted whole.
@@ -240,7 +301,7 @@ fn main() {
                 .load()
                 .await;
             let sinks = fanout::sink::aws::aws_sinks(&config);
-            let cases: [(&str, &dyn Sink, Vec<Call>); 2] = [
+            let cases: [(&str, &dyn Sink, Vec<Call>); 4] = [
                 (
                     "IoT Core Publish (1 KiB)",
                     sinks.publish.as_ref(),
@@ -250,6 +311,16 @@ fn main() {
                     "SNS PublishBatch (10 × 1 KiB)",
                     sinks.sns.as_ref(),
                     sns_calls(1_000),
+                ),
+                (
+                    "Firehose PutRecordBatch (500 × 1 KiB)",
+                    sinks.firehose.as_ref(),
+                    firehose_calls(100),
+                ),
+                (
+                    "IoT Analytics BatchPutMessage (100 × 1 KiB)",
+                    sinks.analytics.as_ref(),
+                    analytics_calls(200),
                 ),
             ];
             for (name, sink, calls) in &cases {

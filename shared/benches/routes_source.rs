@@ -169,26 +169,13 @@ async fn sources(first: &str, second: &str, moto_url: &str) {
         );
 
         let sdk = support::sdk_config(moto_url).await;
-        let client = support::s3_client(&sdk);
         let bucket = support::unique("bench").to_lowercase();
-        client
-            .create_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .expect("bucket");
+        support::moto::create_bucket(moto_url, &bucket).await;
         let put = |text: &str| {
             let body = text.as_bytes().to_vec();
-            let (client, bucket) = (client.clone(), bucket.clone());
+            let bucket = bucket.clone();
             async move {
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key("routes.json")
-                    .body(body.into())
-                    .send()
-                    .await
-                    .expect("put");
+                support::moto::put_object(moto_url, &bucket, "routes.json", &body).await;
             }
         };
         put(first).await;

@@ -273,15 +273,13 @@ async fn the_rate_cap_spaces_the_calls() {
 async fn the_access_key_can_live_in_a_secrets_manager_secret() {
     let moto = moto();
     let config = sdk_config(&moto.url).await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
     let name = unique("fanout-alibaba");
-    secrets
-        .create_secret()
-        .name(&name)
-        .secret_string(json!({"AccessKeyId": KEY_ID, "AccessKeySecret": KEY_SECRET}).to_string())
-        .send()
-        .await
-        .unwrap();
+    support::moto::create_secret(
+        &moto.url,
+        &name,
+        &json!({"AccessKeyId": KEY_ID, "AccessKeySecret": KEY_SECRET}).to_string(),
+    )
+    .await;
     let key = credentials::read_secret(&config, &name).await.unwrap();
 
     let stand_in = StandIn::start(json!({}));
@@ -291,13 +289,7 @@ async fn the_access_key_can_live_in_a_secrets_manager_secret() {
 
     // A secret that is not the documented JSON is named, its text never shown.
     let bad = unique("fanout-alibaba-bad");
-    secrets
-        .create_secret()
-        .name(&bad)
-        .secret_string("LTAI-SECRET-MARKER")
-        .send()
-        .await
-        .unwrap();
+    support::moto::create_secret(&moto.url, &bad, "LTAI-SECRET-MARKER").await;
     let e = credentials::read_secret(&config, &bad).await.unwrap_err();
     assert!(matches!(e, CredentialsError::Malformed(_)), "{e}");
     assert!(!e.to_string().contains("MARKER"), "{e}");

@@ -960,6 +960,18 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
     let f = sns_fixture(&moto.url, false).await;
     support::moto::start_recording(&moto.url).await;
     let mqtt_topic = unique("env");
+    // The cold-start reads (signed calls without SDK clients) honour their variables too.
+    let bucket = unique("env").to_lowercase();
+    support::moto::create_bucket(&moto.url, &bucket).await;
+    let etag =
+        support::moto::put_object(&moto.url, &bucket, "routes.json", br#"{"routes": []}"#).await;
+    let secret = unique("fanout-env");
+    support::moto::create_secret(
+        &moto.url,
+        &secret,
+        r#"{"AccessKeyId": "LTAIenv", "AccessKeySecret": "s"}"#,
+    )
+    .await;
     let status = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -974,6 +986,11 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_ENDPOINT_URL_SNS", &moto.url)
         .env("AWS_ENDPOINT_URL_IOT_DATA_PLANE", &moto.url)
+        .env("AWS_ENDPOINT_URL_S3", &moto.url)
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.url)
+        .env("FANOUT_TEST_BUCKET", &bucket)
+        .env("FANOUT_TEST_ETAG", &etag)
+        .env("FANOUT_TEST_SECRET", &secret)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -1004,6 +1021,24 @@ async fn env_child_publishes_via_env_endpoints() {
         vec![publish_entry(b"via env", PublishParams::default())],
     );
     assert_eq!(sinks.publish.send(&c).await.unwrap(), CallReport::default());
+
+    let sdk = fanout::sink::aws::load_sdk_config().await;
+    let source = fanout::routes_source::RoutesSource::S3 {
+        bucket: std::env::var("FANOUT_TEST_BUCKET").unwrap(),
+        key: "routes.json".into(),
+    };
+    let limits = fanout::validate::ContractLimits::default();
+    let loaded = fanout::routes_source::load_once(&source, &limits, Some(&sdk))
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded.version.as_deref(),
+        Some(std::env::var("FANOUT_TEST_ETAG").unwrap().as_str())
+    );
+    let secret = std::env::var("FANOUT_TEST_SECRET").unwrap();
+    fanout::sink::alibaba::credentials::read_secret(&sdk, &secret)
+        .await
+        .unwrap();
 }
 
 /// One SNS entry through the sinks as `main` builds them, from the process's environment.

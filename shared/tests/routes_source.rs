@@ -145,30 +145,23 @@ where
 // ---------------------------------------------------------------- S3 (moto)
 
 struct Bucket {
-    client: aws_sdk_s3::Client,
+    moto: String,
     name: String,
 }
 
 impl Bucket {
-    async fn new(sdk: &aws_config::SdkConfig) -> Bucket {
-        let client = support::s3_client(sdk);
+    async fn new(moto: &str) -> Bucket {
         let name = unique("routes").to_lowercase();
-        client.create_bucket().bucket(&name).send().await.unwrap();
-        Bucket { client, name }
+        support::moto::create_bucket(moto, &name).await;
+        Bucket {
+            moto: moto.to_owned(),
+            name,
+        }
     }
 
     /// Uploads `text` and returns the new ETag without its quotes.
     async fn put(&self, key: &str, text: &str) -> String {
-        let out = self
-            .client
-            .put_object()
-            .bucket(&self.name)
-            .key(key)
-            .body(text.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
-        out.e_tag().unwrap().trim_matches('"').to_owned()
+        support::moto::put_object(&self.moto, &self.name, key, text.as_bytes()).await
     }
 
     fn source(&self, key: &str) -> RoutesSource {
@@ -183,7 +176,7 @@ impl Bucket {
 async fn s3_table_reloads_on_a_new_etag_and_refuses_a_bad_version() {
     let moto = moto();
     let sdk = sdk_config(&moto.url).await;
-    let bucket = Bucket::new(&sdk).await;
+    let bucket = Bucket::new(&moto.url).await;
     let first = bucket.put("routes.json", &table("first")).await;
 
     let live = load(
@@ -209,7 +202,7 @@ async fn s3_table_reloads_on_a_new_etag_and_refuses_a_bad_version() {
 async fn s3_cold_start_fails_on_a_missing_object_or_a_bad_table() {
     let moto = moto();
     let sdk = sdk_config(&moto.url).await;
-    let bucket = Bucket::new(&sdk).await;
+    let bucket = Bucket::new(&moto.url).await;
     let err = load(
         bucket.source("absent.json"),
         Duration::from_secs(60),

@@ -200,7 +200,8 @@ impl fmt::Display for RoutesSource {
 pub(crate) enum Fetcher {
     Inline(String),
     File(PathBuf),
-    S3(s3::S3Object),
+    /// Boxed: the signed client is far larger than the other sources.
+    S3(Box<s3::S3Object>),
     AppConfig(appconfig::Agent),
 }
 
@@ -210,13 +211,10 @@ impl Fetcher {
         match source {
             RoutesSource::Inline(text) => Fetcher::Inline(text.clone()),
             RoutesSource::File(path) => Fetcher::File(path.clone()),
-            RoutesSource::S3 { bucket, key } => {
-                let client = match sdk {
-                    Some(sdk) => s3::client(sdk),
-                    None => s3::client(&crate::sink::aws::load_sdk_config().await),
-                };
-                Fetcher::S3(s3::S3Object::new(client, bucket, key))
-            }
+            RoutesSource::S3 { bucket, key } => Fetcher::S3(Box::new(match sdk {
+                Some(sdk) => s3::S3Object::new(sdk, bucket, key),
+                None => s3::S3Object::new(&crate::sink::aws::load_sdk_config().await, bucket, key),
+            })),
             RoutesSource::AppConfig {
                 application,
                 environment,

@@ -171,7 +171,8 @@ pub(crate) struct Target<'a> {
 
 /// Error codes that mean "slow down": retry after backing off. Kinesis throttles a whole
 /// PutRecords with `ProvisionedThroughputExceededException` or `KMSThrottlingException`, SQS
-/// with `RequestThrottled` or `KmsThrottled` (their API references).
+/// with `RequestThrottled` or `KmsThrottled`, S3 (the routing table's reads) with HTTP 503
+/// `SlowDown` (their API references).
 const THROTTLED_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
@@ -183,6 +184,7 @@ const THROTTLED_CODES: &[&str] = &[
     "KMSThrottlingException",
     "RequestThrottled",
     "KmsThrottled",
+    "SlowDown",
 ];
 
 /// Error codes of a service-side fault: retry.

@@ -11,7 +11,7 @@ pub mod outbox;
 pub mod publish;
 mod results;
 pub mod shadow;
-mod signed_http;
+pub(crate) mod signed_http;
 pub mod sns;
 pub mod sqs;
 

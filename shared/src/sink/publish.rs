@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 
 use super::aws::{Target, construction_failure, send_each, service_error, wrong_destination};
-use super::signed_http::{SignedHttp, Unsigned};
+use super::signed_http::{SignedHttp, USER_AGENT, Unsigned};
 use super::{Call, CallError, CallReport, Entry, Sink};
 use crate::destination::{Destination, EntryParams, PublishParams};
 
@@ -58,7 +58,7 @@ impl PublishSink {
         if answer.is_success() {
             return Ok(());
         }
-        let (code, message) = answer.rest_json_error();
+        let (code, message) = answer.json_error();
         Err(service_error(
             code.as_deref(),
             message.as_deref(),
@@ -114,10 +114,7 @@ fn publish_request(
         "application/octet-stream".to_owned(),
     ));
     headers.push(header("content-length", payload.len().to_string()));
-    headers.push(header(
-        "user-agent",
-        concat!("iot-fanout/", env!("CARGO_PKG_VERSION")).to_owned(),
-    ));
+    headers.push(header("user-agent", USER_AGENT.to_owned()));
     if let Some(properties) = &params.user_properties {
         headers.push(header(
             "x-amz-mqtt5-user-properties",

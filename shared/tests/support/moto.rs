@@ -94,9 +94,25 @@ fn spawn() -> Process {
     }
 }
 
+/// An answer from moto: status, headers (names in lowercase) and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// An unsigned HTTP/1.0 request, so answers are never chunked. moto does not check signatures but
 /// picks the service from the credential scope of the Authorization header. Returns status and body.
-#[allow(clippy::expect_used)]
 pub async fn http(
     base: &str,
     method: &str,
@@ -104,6 +120,20 @@ pub async fn http(
     signing_name: Option<&str>,
     body: &[u8],
 ) -> (u16, String) {
+    let answer = request(base, method, path, signing_name, &[], body).await;
+    (answer.status, answer.body)
+}
+
+/// [`http`] with more headers (`content-type` replaces the default `application/json`).
+#[allow(clippy::expect_used)]
+pub async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    signing_name: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host)
         .await
@@ -113,8 +143,18 @@ pub async fn http(
             "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/{s}/aws4_request, SignedHeaders=host, Signature=0\r\n"
         )
     });
+    let mut extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        extra.push_str("Content-Type: application/json\r\n");
+    }
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\n{auth}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write");
@@ -122,16 +162,69 @@ pub async fn http(
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.expect("read");
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Creates an S3 bucket in moto (path style, as the routing table is read from moto).
+pub async fn create_bucket(base: &str, bucket: &str) {
+    let answer = request(base, "PUT", &format!("/{bucket}"), Some("s3"), &[], b"").await;
+    assert_eq!(answer.status, 200, "CreateBucket {bucket}: {}", answer.body);
+}
+
+/// Puts an S3 object (`key` of unreserved characters and `/`) and returns its ETag without quotes.
+#[allow(clippy::expect_used)]
+pub async fn put_object(base: &str, bucket: &str, key: &str, body: &[u8]) -> String {
+    let answer = request(
+        base,
+        "PUT",
+        &format!("/{bucket}/{key}"),
+        Some("s3"),
+        &[],
+        body,
+    )
+    .await;
+    assert_eq!(
+        answer.status, 200,
+        "PutObject {bucket}/{key}: {}",
+        answer.body
+    );
+    answer
+        .header("etag")
+        .map(|etag| etag.trim_matches('"').to_owned())
+        .expect("PutObject answers with an ETag")
+}
+
+/// Creates a Secrets Manager secret holding `text` (awsJson1.1 `CreateSecret`).
+pub async fn create_secret(base: &str, name: &str, text: &str) {
+    let body = serde_json::json!({ "Name": name, "SecretString": text }).to_string();
+    let answer = request(
+        base,
+        "POST",
+        "/",
+        Some("secretsmanager"),
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", "secretsmanager.CreateSecret"),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "CreateSecret {name}: {}", answer.body);
 }
 
 /// Creates a thing in moto's IoT registry (shadows need one), through the control-plane REST API.

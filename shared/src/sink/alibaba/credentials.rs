@@ -2,12 +2,17 @@
 //! (Alibaba's own variable names), or in AWS from a Secrets Manager secret read once at cold
 //! start. Never logged: `Debug` shows neither the id nor the secret, and no error quotes them.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use aws_config::SdkConfig;
+use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::ConfigError;
+use crate::sink::aws::{Target, construction_failure};
+use crate::sink::signed_http::{Failure, SignedHttp, USER_AGENT, Unsigned, with_retries};
 
 /// The AccessKey id, as Alibaba's SDKs and CLI read it.
 pub const ACCESS_KEY_ID_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
@@ -175,37 +180,84 @@ pub fn parse_secret(text: &str) -> Result<AccessKey, CredentialsError> {
     }
 }
 
-/// Reads the secret with the official Secrets Manager client, over the SDK's shared HTTPS
-/// client and configuration (region, credentials, `AWS_ENDPOINT_URL_SECRETS_MANAGER`). The
-/// shared configuration leaves retries to the dispatcher; this one read at cold start has no
-/// dispatcher, so the SDK's standard retries (3 attempts) apply.
+/// Reads the secret with Secrets Manager's `GetSecretValue`, signed and sent by [`SignedHttp`]
+/// over the SDK's shared HTTPS client and configuration (region, credentials,
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER`): the request aws-sdk-secretsmanager sends, without that
+/// crate in the binary for one call per cold start. The shared configuration leaves retries to
+/// the dispatcher; this one read has no dispatcher, so it is retried here as the SDK's standard
+/// mode did (3 attempts, transient failures only).
 pub async fn read_secret(
     config: &SdkConfig,
     secret_id: &str,
 ) -> Result<AccessKey, CredentialsError> {
-    let client = aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::config::Builder::from(config)
-            .retry_config(aws_config::retry::RetryConfig::standard())
-            .build(),
-    );
-    let output = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
-            let code = e.code().unwrap_or("no answer").to_owned();
-            CredentialsError::Unreadable {
-                code,
-                source: Box::new(e),
-            }
-        })?;
-    match output.secret_string() {
-        Some(text) => parse_secret(text),
+    let target = Target {
+        action: "secretsmanager:GetSecretValue",
+        what: "Secrets Manager secret",
+        name: secret_id,
+    };
+    let service = SignedHttp::secrets_manager(config)
+        .map_err(|reason| unreadable(None, construction_failure(reason, target)))?;
+    let request = get_secret_value(secret_id)
+        .map_err(|e| unreadable(None, construction_failure(e, target)))?;
+    let answer = with_retries(|| async {
+        let answer = service
+            .send(request.clone())
+            .await
+            .map_err(|e| Failure::unanswered(e, target).map(|e| unreadable(None, e)))?;
+        if answer.is_success() {
+            return Ok(answer);
+        }
+        let (code, message) = answer.json_error();
+        Err(
+            Failure::answered(code.as_deref(), message.as_deref(), answer.status, target)
+                .map(|e| unreadable(code.as_deref(), e)),
+        )
+    })
+    .await?;
+    #[derive(Deserialize)]
+    struct Output {
+        #[serde(rename = "SecretString")]
+        secret_string: Option<String>,
+    }
+    // serde_json's errors name a line and column, never the text.
+    let output: Output = serde_json::from_slice(answer.body()).map_err(|e| unreadable(None, e))?;
+    match output.secret_string {
+        Some(text) => parse_secret(&text),
         None => Err(CredentialsError::Malformed(
             "has no SecretString (a binary secret): store the JSON as the secret's text",
         )),
+    }
+}
+
+/// The GetSecretValue request (awsJson1.1: `POST /`, the operation in `X-Amz-Target`, the input
+/// as JSON; <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html>).
+fn get_secret_value(secret_id: &str) -> Result<Unsigned, serde_json::Error> {
+    let body = Bytes::from(serde_json::to_vec(
+        &serde_json::json!({ "SecretId": secret_id }),
+    )?);
+    let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
+    Ok(Unsigned {
+        method: "POST",
+        path: "/".to_owned(),
+        headers: vec![
+            header("content-type", "application/x-amz-json-1.1".to_owned()),
+            header("x-amz-target", "secretsmanager.GetSecretValue".to_owned()),
+            header("content-length", body.len().to_string()),
+            header("user-agent", USER_AGENT.to_owned()),
+        ],
+        body,
+    })
+}
+
+/// The secret could not be read: with the service's error code, or `no answer` when it sent
+/// none (as the SDK client's errors were reported).
+fn unreadable(
+    code: Option<&str>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> CredentialsError {
+    CredentialsError::Unreadable {
+        code: code.unwrap_or("no answer").to_owned(),
+        source: Box::new(source),
     }
 }
 
@@ -224,7 +276,7 @@ pub async fn resolve(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use std::collections::HashMap;
 
@@ -305,6 +357,81 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_secret_is_read_with_get_secret_value_and_retried_when_transient() {
+        use crate::sink::signed_http::testing::{Reply, StandIn};
+
+        let value = serde_json::json!({
+            "Name": "fanout/alibaba",
+            "SecretString": r#"{"AccessKeyId": "LTAIid", "AccessKeySecret": "s"}"#,
+        });
+        let stand_in = StandIn::new([
+            Reply::status(500, r#"{"__type": "InternalServiceError"}"#),
+            Reply::Drop,
+            Reply::status(200, &value.to_string()),
+        ]);
+        let sdk = stand_in.sdk_config("eu-west-1", None);
+        let id = r#"fanout/"quoted"\name"#;
+        let key = read_secret(&sdk, id).await.unwrap();
+        assert_eq!(key, AccessKey::new("LTAIid".into(), "s".into(), None));
+        let seen = stand_in.seen();
+        assert_eq!(seen.len(), 3);
+        let request = &seen[2];
+        assert_eq!(
+            (request.method.as_str(), request.uri.as_str()),
+            ("POST", "https://secretsmanager.eu-west-1.amazonaws.com/")
+        );
+        assert_eq!(
+            request.header("x-amz-target"),
+            Some("secretsmanager.GetSecretValue")
+        );
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/x-amz-json-1.1")
+        );
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body, serde_json::json!({ "SecretId": id }));
+    }
+
+    #[tokio::test]
+    async fn errors_carry_the_services_code_and_never_the_secret() {
+        use crate::sink::signed_http::testing::{Reply, StandIn};
+
+        let stand_in = StandIn::new([Reply::status(
+            400,
+            r#"{"__type": "ResourceNotFoundException", "Message": "Secrets Manager can't find the specified secret."}"#,
+        )
+        .with_header("x-amzn-errortype", "ResourceNotFoundException:http://internal/")]);
+        let e = read_secret(&stand_in.sdk_config("eu-west-1", None), "missing")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, CredentialsError::Unreadable { code, .. } if code == "ResourceNotFoundException"),
+            "{e}"
+        );
+        assert_eq!(stand_in.seen().len(), 1, "a permanent error is not retried");
+
+        let binary = StandIn::new([Reply::status(
+            200,
+            r#"{"SecretBinary": "U0VDUkVULU1BUktFUg=="}"#,
+        )]);
+        let e = read_secret(&binary.sdk_config("eu-west-1", None), "bin")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CredentialsError::Malformed(_)), "{e}");
+
+        let garbled = StandIn::new([Reply::status(200, "SECRET-MARKER")]);
+        let e = read_secret(&garbled.sdk_config("eu-west-1", None), "g")
+            .await
+            .unwrap_err();
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert!(
+            matches!(&e, CredentialsError::Unreadable { code, .. } if code == "no answer"),
+            "{e}"
+        );
     }
 
     #[test]
