@@ -6,7 +6,7 @@
 
 /// One JSON text being written. Commas are placed by the writer: a value or key after another
 /// member of the same object or array gets one.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct JsonWriter {
     out: Vec<u8>,
     /// Nothing has been written yet in the innermost open object or array (or after a key).
