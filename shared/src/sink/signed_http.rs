@@ -51,6 +51,7 @@ use super::aws::{
     Target, construction_failure, dispatch_failure, service_error, unreadable_answer,
 };
 use super::{CallError, ErrorClass};
+use crate::dispatch::RetryPolicy;
 
 /// The `user-agent` of every signed call.
 pub(crate) const USER_AGENT: &str = concat!("iot-fanout/", env!("CARGO_PKG_VERSION"));
@@ -658,12 +659,17 @@ fn is_one_dns_label(bucket: &str) -> bool {
         && alphanumeric(bucket.bytes().next_back())
 }
 
-/// The most attempts of a call that nothing else retries (the cold-start reads), as in the
-/// SDK's standard retry mode (`RetryConfig::standard()`).
-pub(crate) const MAX_ATTEMPTS: u32 = 3;
+/// Retries of the calls that nothing else retries (the cold-start reads): three attempts, as in
+/// the SDK's standard retry mode (`RetryConfig::standard()`), with the dispatcher's jittered
+/// exponential backoff.
+const COLD_START_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: Duration::from_millis(50),
+    max_delay: Duration::from_secs(20),
+};
 
 /// A failed attempt: the error it ends with if it is the last, and its class, which says whether
-/// another attempt may succeed and how long to wait for it.
+/// another attempt may succeed.
 #[derive(Debug)]
 pub(crate) struct Failure<E> {
     pub(crate) error: E,
@@ -719,8 +725,8 @@ impl<E> Failure<E> {
     }
 }
 
-/// Runs `attempt` until it succeeds, fails permanently, or has been made [`MAX_ATTEMPTS`] times,
-/// pausing [`backoff`] between attempts. For the cold-start reads, which the shared SDK
+/// Runs `attempt` until it succeeds, fails permanently, or has been made
+/// [`COLD_START_RETRY`]`.max_attempts` times, pausing its backoff between attempts. For the cold-start reads, which the shared SDK
 /// configuration leaves unretried (the dispatcher retries the sinks' calls) and where one
 /// dropped connection would otherwise fail the init.
 pub(crate) async fn with_retries<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
@@ -733,34 +739,12 @@ where
         made += 1;
         match attempt().await {
             Ok(done) => return Ok(done),
-            Err(failure) if made < MAX_ATTEMPTS && failure.class.retryable() => {
-                tokio::time::sleep(backoff(failure.class, made, fastrand::f64())).await;
+            Err(failure) if made < COLD_START_RETRY.max_attempts && failure.class.retryable() => {
+                tokio::time::sleep(COLD_START_RETRY.backoff(made)).await;
             }
             Err(failure) => return Err(failure.error),
         }
     }
-}
-
-/// The pause before retry number `retry` (1 before the second attempt), as the SDK's standard
-/// mode computes it (aws-smithy-runtime `calculate_exponential_backoff`, retry behavior 2.1):
-/// `jitter` (0 to 1) times `initial × 2^(retry − 1)`, at most 20 s, where `initial` is 1 s after
-/// throttling and 50 ms after other transient errors.
-pub(crate) fn backoff(class: ErrorClass, retry: u32, jitter: f64) -> Duration {
-    const MAX_BACKOFF: Duration = Duration::from_secs(20);
-    let initial = match class {
-        ErrorClass::Throttled => Duration::from_secs(1),
-        ErrorClass::Transient | ErrorClass::Permanent => Duration::from_millis(50),
-    };
-    let exponential = 2_u32
-        .checked_pow(retry.saturating_sub(1))
-        .and_then(|factor| initial.checked_mul(factor))
-        .map_or(MAX_BACKOFF, |pause| pause.min(MAX_BACKOFF));
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    exponential.mul_f64(jitter)
 }
 
 /// The endpoint URL setting for one service, as the SDK's generated `From<&SdkConfig>` reads it:
@@ -1221,20 +1205,6 @@ mod tests {
             unanswered(SendError::TooLarge(1 << 30)),
             ErrorClass::Permanent
         );
-    }
-
-    #[test]
-    fn backoff_is_jittered_exponential_and_bounded() {
-        let ms = |class, retry, jitter| backoff(class, retry, jitter).as_millis();
-        assert_eq!(ms(ErrorClass::Transient, 1, 1.0), 50);
-        assert_eq!(ms(ErrorClass::Transient, 2, 1.0), 100);
-        assert_eq!(ms(ErrorClass::Transient, 2, 0.5), 50);
-        assert_eq!(ms(ErrorClass::Throttled, 1, 1.0), 1_000);
-        assert_eq!(ms(ErrorClass::Throttled, 2, 1.0), 2_000);
-        assert_eq!(ms(ErrorClass::Throttled, 40, 1.0), 20_000);
-        assert_eq!(ms(ErrorClass::Throttled, 2, 0.0), 0);
-        assert_eq!(ms(ErrorClass::Throttled, 2, f64::NAN), 0);
-        assert_eq!(ms(ErrorClass::Throttled, 0, 7.0), 1_000);
     }
 
     #[tokio::test(start_paused = true)]
