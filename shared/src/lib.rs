@@ -16,6 +16,7 @@ pub mod error_records;
 pub mod explicit;
 pub mod ids;
 pub mod jobs;
+mod json_string;
 pub mod lambda_init;
 pub mod message;
 pub mod metrics;

@@ -4,6 +4,8 @@
 //! each byte; here eight bytes are tested at a time. Base64 goes straight into the line, where a
 //! `RawValue` had to be built and re-checked first (BENCHMARKS.md, section 9).
 
+use crate::json_string::{has_control, needs_escape_byte, next_escape};
+
 /// One JSON text being written. Commas are placed by the writer: a value or key after another
 /// member of the same object or array gets one.
 #[derive(Debug)]
@@ -112,43 +114,6 @@ impl JsonWriter {
     }
 }
 
-/// Bit 7 of each byte of a word: one bit per byte lane of a SWAR test.
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// Flags (bit 7 of its lane) the bytes of `word` that need escaping in a JSON string: `"`, `\`
-/// or a control character below U+0020 (RFC 8259, section 7). Lanes are bytes in memory order
-/// (`word` is read little-endian). The lowest flagged lane is always a byte that needs escaping:
-/// a subtraction only borrows into the lanes above a lane that matched, so lanes above the first
-/// match may be flagged wrongly, never lanes below it.
-fn escape_lanes(word: u64) -> u64 {
-    let zero_lanes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    below_space
-        | zero_lanes(word ^ (ONES * u64::from(b'"')))
-        | zero_lanes(word ^ (ONES * u64::from(b'\\')))
-}
-
-/// Whether one byte needs escaping (the rule [`escape_lanes`] tests eight at a time).
-fn needs_escape_byte(byte: u8) -> bool {
-    byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// The position of the first byte from `from` on that needs escaping.
-fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
-    while let Some(chunk) = bytes.get(from..from + 8) {
-        let lanes = <[u8; 8]>::try_from(chunk).map_or(0, |w| escape_lanes(u64::from_le_bytes(w)));
-        if lanes != 0 {
-            return Some(from + (lanes.trailing_zeros() / 8) as usize);
-        }
-        from += 8;
-    }
-    let rest = bytes.get(from..)?;
-    rest.iter()
-        .position(|&b| needs_escape_byte(b))
-        .map(|at| from + at)
-}
-
 /// Writes the escape of a byte that needs one, as `serde_json` writes it: the two-character
 /// forms where JSON has them, `\u00XX` in lowercase hex for the other control characters.
 fn push_escape(out: &mut Vec<u8>, byte: u8) {
@@ -179,19 +144,32 @@ fn push_escape(out: &mut Vec<u8>, byte: u8) {
     out.extend_from_slice(short);
 }
 
-/// Writes `text` as a JSON string literal, quotes included.
+/// Writes `text` as a JSON string literal, quotes included. Text without control characters
+/// (every compact JSON payload: JSON strings cannot hold them raw) has only `"` and `\` to
+/// escape, found with `memchr`'s vector search; other text is scanned eight bytes at a time.
+/// Escaping payloads was the largest cost of writing request bodies (BENCHMARKS.md, section 9).
 fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Bytes from `written` on are not in `out` yet.
     let mut written = 0;
-    while let Some(at) = next_escape(bytes, written) {
-        out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
-        if let Some(&byte) = bytes.get(at) {
-            push_escape(out, byte);
+    if has_control(bytes) {
+        while let Some(at) = next_escape(bytes, written) {
+            out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
+            if let Some(&byte) = bytes.get(at) {
+                push_escape(out, byte);
+            }
+            written = at + 1;
         }
-        written = at + 1;
+    } else {
+        for at in memchr::memchr2_iter(b'"', b'\\', bytes) {
+            out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
+            if let Some(&byte) = bytes.get(at) {
+                out.extend_from_slice(&[b'\\', byte]);
+            }
+            written = at + 1;
+        }
     }
     out.extend_from_slice(bytes.get(written..).unwrap_or_default());
     out.push(b'"');

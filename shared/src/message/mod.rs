@@ -1,5 +1,7 @@
 //! The message envelope: decoding one JSON message from a trigger, with errors that name the field.
 
+mod scan;
+
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, OnceLock};
 
@@ -295,6 +297,21 @@ impl MessageError {
     }
 }
 
+/// One envelope's fields, as the exact text of their values (`null` included), found by the
+/// fast scan or by `serde_json`.
+#[derive(Default)]
+struct Fields<'a> {
+    id: Option<&'a str>,
+    topic: Option<&'a str>,
+    attributes: Option<&'a str>,
+    timestamp: Option<&'a str>,
+    payload: Option<&'a str>,
+    payload_base64: Option<&'a str>,
+    /// Set when the payload was checked as it was found (by the fast scan): the first IoT
+    /// Analytics field-name rule it breaks, if any.
+    payload_field_names: Option<Option<FieldNameViolation>>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
@@ -316,23 +333,15 @@ impl Message {
     /// Decodes one envelope. `default_id` is used when the envelope has no `id`
     /// (the SQS function passes the record's messageId); `None` makes `id` required.
     pub fn decode(body: &str, default_id: Option<&str>) -> Result<Message, MessageError> {
-        let trimmed = body.trim_start();
-        if !trimmed.starts_with('{') {
-            // Parse anyway to tell "not JSON" from "JSON but not an object".
-            return Err(match serde_json::from_str::<Value>(body) {
-                Ok(v) => MessageError::NotAnObject(json_type(&v)),
-                Err(e) => MessageError::NotJson(json_error(&e)),
-            });
-        }
-        let env: Envelope<'_> = serde_json::from_str(body).map_err(|e| {
-            if e.is_data() {
-                MessageError::NotJson(format!("envelope: {}", json_error(&e)))
-            } else {
-                MessageError::NotJson(json_error(&e))
-            }
-        })?;
+        let fields = match scan::envelope(body) {
+            Some(fields) => fields,
+            None => fields_by_serde(body)?,
+        };
+        Message::from_fields(fields, default_id)
+    }
 
-        let id = match env.id.map(non_null).transpose()?.flatten() {
+    fn from_fields(fields: Fields<'_>, default_id: Option<&str>) -> Result<Message, MessageError> {
+        let id = match non_null(fields.id) {
             Some(raw) => decode_id(raw)?,
             // The trigger's own id (an SQS messageId) stands in, under the same rules.
             None => match default_id {
@@ -347,25 +356,17 @@ impl Message {
             },
         };
 
-        let topic = match env.topic.map(non_null).transpose()?.flatten() {
-            Some(raw) => Some(decode_topic(raw)?),
-            None => None,
-        };
-
-        let attributes = match env.attributes.map(non_null).transpose()?.flatten() {
+        let topic = non_null(fields.topic).map(decode_topic).transpose()?;
+        let attributes = match non_null(fields.attributes) {
             Some(raw) => decode_attributes(raw)?,
             None => Map::new(),
         };
+        let timestamp = non_null(fields.timestamp)
+            .map(decode_timestamp)
+            .transpose()?;
 
-        let timestamp = match env.timestamp.map(non_null).transpose()?.flatten() {
-            Some(raw) => Some(decode_timestamp(raw)?),
-            None => None,
-        };
-
-        let json = env.payload.map(non_null).transpose()?.flatten();
-        let b64 = env.payload_base64.map(non_null).transpose()?.flatten();
-        let payload = match (json, b64) {
-            (Some(raw), None) => decode_json_payload(raw)?,
+        let payload = match (non_null(fields.payload), non_null(fields.payload_base64)) {
+            (Some(raw), None) => decode_json_payload(raw, fields.payload_field_names)?,
             (None, Some(raw)) => decode_binary_payload(raw)?,
             (Some(_), Some(_)) => return Err(MessageError::PayloadChoice("both")),
             (None, None) => return Err(MessageError::PayloadChoice("neither")),
@@ -401,14 +402,55 @@ pub fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
-/// `null` counts as absent, like a missing key.
-fn non_null(raw: &RawValue) -> Result<Option<&RawValue>, MessageError> {
-    Ok((raw.get() != "null").then_some(raw))
+/// The envelope's fields found by `serde_json`, which also words every error the fast scan
+/// leaves to it.
+fn fields_by_serde(body: &str) -> Result<Fields<'_>, MessageError> {
+    let trimmed = body.trim_start();
+    if !trimmed.starts_with('{') {
+        // Parse anyway to tell "not JSON" from "JSON but not an object".
+        return Err(match serde_json::from_str::<Value>(body) {
+            Ok(v) => MessageError::NotAnObject(json_type(&v)),
+            Err(e) => MessageError::NotJson(json_error(&e)),
+        });
+    }
+    let env: Envelope<'_> = serde_json::from_str(body).map_err(|e| {
+        if e.is_data() {
+            MessageError::NotJson(format!("envelope: {}", json_error(&e)))
+        } else {
+            MessageError::NotJson(json_error(&e))
+        }
+    })?;
+    Ok(Fields {
+        id: env.id.map(RawValue::get),
+        topic: env.topic.map(RawValue::get),
+        attributes: env.attributes.map(RawValue::get),
+        timestamp: env.timestamp.map(RawValue::get),
+        payload: env.payload.map(RawValue::get),
+        payload_base64: env.payload_base64.map(RawValue::get),
+        payload_field_names: None,
+    })
 }
 
-fn decode_id(raw: &RawValue) -> Result<String, MessageError> {
-    let id: String = serde_json::from_str(raw.get())
-        .map_err(|_| MessageError::field("id", "must be a string"))?;
+/// `null` counts as absent, like a missing key.
+fn non_null(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|raw| *raw != "null")
+}
+
+/// The text of a JSON string value without escapes, which is its content; `None` for any other
+/// value, left to `serde_json`.
+fn plain_string(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')?
+        .strip_suffix('"')
+        .filter(|text| !text.contains('\\'))
+}
+
+fn decode_id(raw: &str) -> Result<String, MessageError> {
+    let id = match plain_string(raw) {
+        Some(id) => id.to_owned(),
+        None => {
+            serde_json::from_str(raw).map_err(|_| MessageError::field("id", "must be a string"))?
+        }
+    };
     check_id(id)
 }
 
@@ -433,9 +475,12 @@ pub fn check_id(id: String) -> Result<String, MessageError> {
     Ok(id)
 }
 
-fn decode_topic(raw: &RawValue) -> Result<String, MessageError> {
-    let topic: String = serde_json::from_str(raw.get())
-        .map_err(|_| MessageError::field("topic", "must be a string"))?;
+fn decode_topic(raw: &str) -> Result<String, MessageError> {
+    let topic = match plain_string(raw) {
+        Some(topic) => topic.to_owned(),
+        None => serde_json::from_str(raw)
+            .map_err(|_| MessageError::field("topic", "must be a string"))?,
+    };
     if topic.is_empty() {
         return Err(MessageError::field("topic", "must not be empty"));
     }
@@ -457,9 +502,9 @@ fn decode_topic(raw: &RawValue) -> Result<String, MessageError> {
     Ok(topic)
 }
 
-fn decode_attributes(raw: &RawValue) -> Result<Map<String, Value>, MessageError> {
-    let value: Value = serde_json::from_str(raw.get())
-        .map_err(|e| MessageError::field("attributes", json_error(&e)))?;
+fn decode_attributes(raw: &str) -> Result<Map<String, Value>, MessageError> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| MessageError::field("attributes", json_error(&e)))?;
     let Value::Object(map) = value else {
         return Err(MessageError::field(
             "attributes",
@@ -481,8 +526,8 @@ fn decode_attributes(raw: &RawValue) -> Result<Map<String, Value>, MessageError>
     Ok(map)
 }
 
-fn decode_timestamp(raw: &RawValue) -> Result<i64, MessageError> {
-    let ts: i64 = serde_json::from_str(raw.get()).map_err(|_| {
+fn decode_timestamp(raw: &str) -> Result<i64, MessageError> {
+    let ts: i64 = serde_json::from_str(raw).map_err(|_| {
         MessageError::field(
             "timestamp",
             "must be an integer number of milliseconds since the Unix epoch",
@@ -497,20 +542,33 @@ fn decode_timestamp(raw: &RawValue) -> Result<i64, MessageError> {
     Ok(ts)
 }
 
-fn decode_json_payload(raw: &RawValue) -> Result<Payload, MessageError> {
-    let text = raw.get();
+/// `field_names` is the result of the fast scan's check of this text, when it made one.
+fn decode_json_payload(
+    text: &str,
+    field_names: Option<Option<FieldNameViolation>>,
+) -> Result<Payload, MessageError> {
     if text.len() > MAX_PAYLOAD_BYTES {
         return Err(MessageError::PayloadTooLarge {
             size: text.len(),
             limit: MAX_PAYLOAD_BYTES,
         });
     }
-    JsonPayload::parse(text).map(Payload::Json)
+    match field_names {
+        Some(field_names) => Ok(Payload::Json(JsonPayload {
+            raw: Arc::from(text),
+            value: OnceLock::new(),
+            field_names: field_names.map(Box::new),
+        })),
+        None => JsonPayload::parse(text).map(Payload::Json),
+    }
 }
 
-fn decode_binary_payload(raw: &RawValue) -> Result<Payload, MessageError> {
-    let text: &str = serde_json::from_str(raw.get())
-        .map_err(|_| MessageError::field("payloadBase64", "must be a base64 string"))?;
+fn decode_binary_payload(raw: &str) -> Result<Payload, MessageError> {
+    let text = match plain_string(raw) {
+        Some(text) => text,
+        None => serde_json::from_str(raw)
+            .map_err(|_| MessageError::field("payloadBase64", "must be a base64 string"))?,
+    };
     // Decoded size is at most 3/4 of the text: refuse obviously oversized input before decoding.
     if text.len() / 4 * 3 > MAX_PAYLOAD_BYTES + 3 {
         return Err(MessageError::PayloadTooLarge {
