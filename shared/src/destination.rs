@@ -7,6 +7,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 
+use crate::validate::ContractLimits;
+
 /// The kind of a destination; each kind has its own sink and its own call limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -305,6 +307,9 @@ pub struct Target {
     /// in the routing table (`route "r" target 2 (mqtt)`), so a name built from a message's
     /// values never reaches a log line or an error. `None`: the destination is named as written.
     pub label: Option<Arc<str>>,
+    /// The contract limits the destination's name was checked under when the routing table was
+    /// loaded (a name without templates); `None`: it is checked with every message.
+    pub checked_under: Option<ContractLimits>,
 }
 
 impl Target {

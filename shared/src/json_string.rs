@@ -30,7 +30,7 @@ fn below_space_lanes(word: u64) -> u64 {
 }
 
 /// Whether `bytes` hold a control character below U+0020, tested eight at a time.
-pub(crate) fn has_control(bytes: &[u8]) -> bool {
+fn has_control(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
     let below_space = (&mut words)
         .map(|w| u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or_default()))

@@ -33,6 +33,9 @@ pub struct TargetSpec {
     /// How errors name the targets this spec renders (see [`Target::label`]); `None` when the
     /// destination's name has no template.
     label: Option<Arc<str>>,
+    /// The limits a destination name without templates was checked under at load (see
+    /// [`Target::checked_under`]).
+    checked_under: Option<ContractLimits>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -417,14 +420,16 @@ impl TargetSpec {
                 (SpecKind::Alibaba(alibaba::AlibabaSpec::parse(r)?), ordered)
             }
         };
-        let spec = TargetSpec {
+        let mut spec = TargetSpec {
             kind,
             ordered: ordered || route_ordered,
             label: None,
+            checked_under: None,
         };
         if let Some(destination) = spec.literal_destination() {
             validate::check_destination(&destination, limits)
                 .map_err(|e| literal_err(spec.name_field(), e))?;
+            spec.checked_under = Some(*limits);
         }
         spec.check_literals(limits)?;
         Ok(spec)
@@ -657,6 +662,7 @@ impl TargetSpec {
                 params,
                 ordered,
                 label: self.label.clone(),
+                checked_under: self.checked_under,
             });
         };
         match &self.kind {
@@ -1087,6 +1093,28 @@ mod tests {
         assert_eq!(out[1].label.as_deref(), Some("route \"r\" target 2 (mqtt)"));
         assert_eq!(out[1].label(), "route \"r\" target 2 (mqtt)");
         assert_eq!(out[0].label(), "mqtt:a");
+    }
+
+    #[test]
+    fn only_names_without_templates_count_as_checked_at_load() {
+        let msg = r#"{"id": "m", "topic": "a/b", "payload": 1}"#;
+        let checked = |v: Value| render(v, msg).unwrap()[0].checked_under;
+        let limits = Some(ContractLimits::default());
+        assert_eq!(checked(json!({"type": "mqtt", "topic": "out/x"})), limits);
+        assert_eq!(
+            checked(json!({"type": "sns", "topicArn": "arn:aws:sns:us-east-1:123456789012:t"})),
+            limits
+        );
+        assert_eq!(
+            checked(json!({"type": "mqtt", "topic": "out/${topic(2)}"})),
+            None
+        );
+        assert_eq!(
+            checked(
+                json!({"type": "fleet", "productKey": "a1B", "devices": ["dev-a"], "topicShortName": "get"})
+            ),
+            None
+        );
     }
 
     #[test]

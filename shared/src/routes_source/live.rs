@@ -95,7 +95,7 @@ impl LiveTable {
                 fetcher,
                 source: config.source.clone(),
                 ttl: config.ttl,
-                limits: limits.clone(),
+                limits: *limits,
                 metrics_function,
                 epoch,
                 next_check_ms: AtomicU64::new(millis(config.ttl)),
@@ -201,7 +201,7 @@ impl LiveTable {
         };
         reload.saw(&version);
         // Parsing a large table takes milliseconds to a few hundred: off the async workers.
-        let limits = reload.limits.clone();
+        let limits = reload.limits;
         let checked =
             tokio::task::spawn_blocking(move || RoutingTable::from_json(&text, &limits)).await;
         match checked {

@@ -29,12 +29,9 @@ const MAX_HOST_CHARS: usize = 253;
 /// Checks one message to one BatchPub call: the call's names, then QoS and the message.
 pub(super) fn check(
     dest: &Destination,
-    devices: &AlibabaDevices,
     payload: &Payload,
     params: AlibabaParams,
-    limits: &ContractLimits,
 ) -> Result<(), ContractError> {
-    check_devices(dest, devices, limits)?;
     if params.qos > 1 {
         return Err(ContractError::new(
             dest,

@@ -57,11 +57,9 @@ pub(super) fn check_channel(dest: &Destination, channel: &str) -> Result<(), Con
 
 pub(super) fn check(
     dest: &Destination,
-    channel: &str,
     payload: &Payload,
     limits: &ContractLimits,
 ) -> Result<(), ContractError> {
-    check_channel(dest, channel)?;
     let size = payload.len();
     if size > limits.analytics_max_payload {
         return Err(ContractError::new(

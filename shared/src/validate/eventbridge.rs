@@ -135,11 +135,9 @@ pub(crate) fn entry_size(params: &EventBridgeParams, has_time: bool, detail: usi
 
 pub(super) fn check(
     dest: &Destination,
-    bus: &str,
     msg: &Message,
     params: &EventBridgeParams,
 ) -> Result<(), ContractError> {
-    check_bus(dest, bus)?;
     let resources: Vec<Option<&str>> = params.resources.iter().map(|r| Some(r.as_str())).collect();
     check_literals(
         dest,

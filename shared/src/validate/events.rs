@@ -24,8 +24,7 @@ pub(super) fn check_input(dest: &Destination, input: &str) -> Result<(), Contrac
     Ok(())
 }
 
-pub(super) fn check(dest: &Destination, input: &str, msg: &Message) -> Result<(), ContractError> {
-    check_input(dest, input)?;
+pub(super) fn check(dest: &Destination, msg: &Message) -> Result<(), ContractError> {
     let size = msg.payload.len();
     if size > MAX_BATCH_PAYLOAD {
         return Err(ContractError::new(

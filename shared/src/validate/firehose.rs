@@ -34,11 +34,9 @@ pub(crate) fn record_len(payload: &Payload, params: &FirehoseParams) -> usize {
 
 pub(super) fn check(
     dest: &Destination,
-    name: &str,
     payload: &Payload,
     params: &FirehoseParams,
 ) -> Result<(), ContractError> {
-    check_name(dest, name)?;
     let len = record_len(payload, params);
     if len > MAX_RECORD_BYTES {
         return Err(ContractError::new(

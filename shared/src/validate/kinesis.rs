@@ -60,11 +60,9 @@ pub(crate) fn record_len(payload: &Payload, params: &KinesisParams) -> usize {
 
 pub(super) fn check(
     dest: &Destination,
-    stream: &str,
     payload: &Payload,
     params: &KinesisParams,
 ) -> Result<(), ContractError> {
-    check_stream(dest, stream)?;
     check_literals(
         dest,
         Some(&params.partition_key),

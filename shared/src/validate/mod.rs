@@ -35,7 +35,7 @@ pub use sns::sns_body;
 pub(crate) use sqs::message_len as sqs_message_len;
 
 /// Caps that are configuration, not service facts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContractLimits {
     /// Largest IoT Analytics payload sent. IoT Analytics publishes no per-message figure, so this
     /// is configurable (`FANOUT_ANALYTICS_MAX_PAYLOAD`); default 131,072 bytes (128 KiB).
@@ -98,35 +98,37 @@ fn check_rendered(
     limits: &ContractLimits,
 ) -> Result<(), ContractError> {
     let dest = &target.destination;
+    // Names without templates were checked when the table was loaded; parsing an ARN or a topic
+    // again for every message was a tenth of the contract checks (BENCHMARKS.md, section 9).
+    if target.checked_under.as_ref() != Some(limits) {
+        check_destination(dest, limits)?;
+    }
     match (dest, &target.params) {
-        (Destination::Analytics { channel }, EntryParams::Analytics) => {
-            analytics::check(dest, channel, &msg.payload, limits)
+        (Destination::Analytics { .. }, EntryParams::Analytics) => {
+            analytics::check(dest, &msg.payload, limits)
         }
-        (Destination::Events { input }, EntryParams::Events) => events::check(dest, input, msg),
+        (Destination::Events { .. }, EntryParams::Events) => events::check(dest, msg),
         (Destination::Sns { topic_arn }, EntryParams::Sns(params)) => {
             sns::check(dest, topic_arn, &msg.payload, params)
         }
-        (
-            Destination::Mqtt { topic } | Destination::Fleet { topic },
-            EntryParams::Publish(params),
-        ) => publish::check(dest, topic, &msg.payload, params, limits),
-        (Destination::Shadow { thing, shadow }, EntryParams::Shadow) => {
-            shadow::check(dest, thing, shadow.as_deref(), &msg.payload)
+        (Destination::Mqtt { .. } | Destination::Fleet { .. }, EntryParams::Publish(params)) => {
+            publish::check(dest, &msg.payload, params, limits)
         }
-        (Destination::Firehose { delivery_stream }, EntryParams::Firehose(params)) => {
-            firehose::check(dest, delivery_stream, &msg.payload, params)
+        (Destination::Shadow { .. }, EntryParams::Shadow) => shadow::check(dest, &msg.payload),
+        (Destination::Firehose { .. }, EntryParams::Firehose(params)) => {
+            firehose::check(dest, &msg.payload, params)
         }
-        (Destination::Kinesis { stream }, EntryParams::Kinesis(params)) => {
-            kinesis::check(dest, stream, &msg.payload, params)
+        (Destination::Kinesis { .. }, EntryParams::Kinesis(params)) => {
+            kinesis::check(dest, &msg.payload, params)
         }
-        (Destination::EventBridge { event_bus }, EntryParams::EventBridge(params)) => {
-            eventbridge::check(dest, event_bus, msg, params)
+        (Destination::EventBridge { .. }, EntryParams::EventBridge(params)) => {
+            eventbridge::check(dest, msg, params)
         }
         (Destination::Sqs { queue_url }, EntryParams::Sqs(params)) => {
             sqs::check(dest, queue_url, &msg.payload, params)
         }
-        (Destination::Alibaba(devices), EntryParams::Alibaba(params)) => {
-            alibaba::check(dest, devices, &msg.payload, *params, limits)
+        (Destination::Alibaba(_), EntryParams::Alibaba(params)) => {
+            alibaba::check(dest, &msg.payload, *params)
         }
         (dest, params) => Err(mismatch(dest, params)),
     }
@@ -588,6 +590,7 @@ pub(crate) mod testing {
             params,
             ordered: false,
             label: None,
+            checked_under: None,
         }
     }
 }
@@ -613,6 +616,27 @@ mod tests {
         let l = ContractLimits::default();
         assert_eq!(l.analytics_max_payload, 131_072);
         assert!(!l.allow_reserved_topics);
+    }
+
+    #[test]
+    fn names_are_checked_per_message_unless_checked_under_the_same_limits() {
+        let m = msg("{}");
+        let bad = Destination::Mqtt {
+            topic: "a/+/b".into(),
+        };
+        let limits = ContractLimits::default();
+        let mut t = target(bad, EntryParams::Publish(Arc::default()));
+        assert!(check(&m, &t, &limits).is_err(), "not checked at load");
+        t.checked_under = Some(limits);
+        assert_eq!(check(&m, &t, &limits), Ok(()), "checked at load");
+        let other = ContractLimits {
+            allow_reserved_topics: true,
+            ..limits
+        };
+        assert!(
+            check(&m, &t, &other).is_err(),
+            "checked under other limits: checked again"
+        );
     }
 
     #[test]

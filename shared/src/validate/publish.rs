@@ -99,12 +99,10 @@ pub(super) fn check_topic(
 
 pub(super) fn check(
     dest: &Destination,
-    topic: &str,
     payload: &Payload,
     params: &PublishParams,
     limits: &ContractLimits,
 ) -> Result<(), ContractError> {
-    check_topic(dest, "topic", topic, limits)?;
     // Empty payloads are allowed: with retain they delete the topic's retained message.
     if payload.len() > MAX_PUBLISH_PAYLOAD {
         return Err(ContractError::new(

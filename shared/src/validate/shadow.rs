@@ -45,13 +45,7 @@ pub(super) fn check_names(
     Ok(())
 }
 
-pub(super) fn check(
-    dest: &Destination,
-    thing: &str,
-    shadow: Option<&str>,
-    payload: &Payload,
-) -> Result<(), ContractError> {
-    check_names(dest, thing, shadow)?;
+pub(super) fn check(dest: &Destination, payload: &Payload) -> Result<(), ContractError> {
     const SHAPE: &str = r#"must be a JSON shadow document {"state": {...}}"#;
     let bad = |field: &str, rule: String| Err(ContractError::new(dest, field, rule));
     let Some(document) = payload.json() else {

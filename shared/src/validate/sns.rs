@@ -131,7 +131,6 @@ pub(super) fn check(
     payload: &Payload,
     params: &SnsParams,
 ) -> Result<(), ContractError> {
-    check_topic_arn(dest, topic_arn)?;
     let body = body_len(payload);
     if body == 0 {
         return Err(ContractError::new(

@@ -100,7 +100,6 @@ pub(super) fn check(
     payload: &Payload,
     params: &SqsParams,
 ) -> Result<(), ContractError> {
-    check_queue_url(dest, queue_url)?;
     if body_len(payload) == 0 {
         return Err(ContractError::new(
             dest,

@@ -42,7 +42,7 @@ pub(crate) fn run(context: &Context, table: &str, messages_path: &str) -> Verdic
     let engine = Engine::with_routes(
         Arc::new(LiveTable::fixed(loaded)),
         EngineConfig {
-            limits: context.limits.clone(),
+            limits: context.limits,
             ..EngineConfig::default()
         },
     );

@@ -64,7 +64,7 @@ pub(crate) fn run(context: &Context, table: &str, message_path: &str) -> Verdict
     let engine = Engine::with_routes(
         Arc::new(LiveTable::fixed(loaded)),
         EngineConfig {
-            limits: context.limits.clone(),
+            limits: context.limits,
             ..EngineConfig::default()
         },
     );

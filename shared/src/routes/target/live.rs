@@ -595,6 +595,8 @@ impl TargetSpec {
             kind: SpecKind::Live(live),
             ordered: spec.ordered || *ordered,
             label: None,
+            // The live name may come from the retired target's: checked with every message.
+            checked_under: None,
         })
     }
 }

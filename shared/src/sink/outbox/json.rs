@@ -4,7 +4,7 @@
 //! each byte; here eight bytes are tested at a time. Base64 goes straight into the line, where a
 //! `RawValue` had to be built and re-checked first (BENCHMARKS.md, section 9).
 
-use crate::json_string::{has_control, needs_escape_byte, next_escape};
+use crate::json_string::{needs_escape_byte, next_escape};
 
 /// One JSON text being written. Commas are placed by the writer: a value or key after another
 /// member of the same object or array gets one.
@@ -144,32 +144,19 @@ fn push_escape(out: &mut Vec<u8>, byte: u8) {
     out.extend_from_slice(short);
 }
 
-/// Writes `text` as a JSON string literal, quotes included. Text without control characters
-/// (every compact JSON payload: JSON strings cannot hold them raw) has only `"` and `\` to
-/// escape, found with `memchr`'s vector search; other text is scanned eight bytes at a time.
-/// Escaping payloads was the largest cost of writing request bodies (BENCHMARKS.md, section 9).
+/// Writes `text` as a JSON string literal, quotes included.
 fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Bytes from `written` on are not in `out` yet.
     let mut written = 0;
-    if has_control(bytes) {
-        while let Some(at) = next_escape(bytes, written) {
-            out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
-            if let Some(&byte) = bytes.get(at) {
-                push_escape(out, byte);
-            }
-            written = at + 1;
+    while let Some(at) = next_escape(bytes, written) {
+        out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
+        if let Some(&byte) = bytes.get(at) {
+            push_escape(out, byte);
         }
-    } else {
-        for at in memchr::memchr2_iter(b'"', b'\\', bytes) {
-            out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
-            if let Some(&byte) = bytes.get(at) {
-                out.extend_from_slice(&[b'\\', byte]);
-            }
-            written = at + 1;
-        }
+        written = at + 1;
     }
     out.extend_from_slice(bytes.get(written..).unwrap_or_default());
     out.push(b'"');
