@@ -503,6 +503,9 @@ fn decode_topic(raw: &str) -> Result<String, MessageError> {
 }
 
 fn decode_attributes(raw: &str) -> Result<Map<String, Value>, MessageError> {
+    if let Some(map) = scan::flat_object(raw) {
+        return Ok(map);
+    }
     let value: Value =
         serde_json::from_str(raw).map_err(|e| MessageError::field("attributes", json_error(&e)))?;
     let Value::Object(map) = value else {

@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use serde_json::{Map, Number, Value};
+
 use super::{Fields, MAX_DEPTH};
 use crate::json_string::next_escape;
 use crate::validate::Path;
@@ -71,6 +73,48 @@ pub(super) fn envelope(body: &str) -> Option<Fields<'_>> {
     }
     scan.skip_whitespace();
     (scan.at == body.len()).then_some(fields)
+}
+
+/// Message attributes as `serde_json` decodes them, when they are an object of scalars whose keys
+/// and strings have no escapes (the usual case); `None` leaves them to `serde_json`, which also
+/// words the error for anything that is not such an object.
+pub(super) fn flat_object(text: &str) -> Option<Map<String, Value>> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut map = Map::new();
+    scan.eat(b'{')?;
+    scan.skip_whitespace();
+    if scan.eat(b'}').is_none() {
+        loop {
+            let key = scan.plain_string()?;
+            scan.skip_whitespace();
+            scan.eat(b':')?;
+            scan.skip_whitespace();
+            let start = scan.at;
+            let value = match scan.peek()? {
+                b'"' => Value::String(scan.plain_string()?.to_owned()),
+                b't' => scan.literal(b"true").map(|()| Value::Bool(true))?,
+                b'f' => scan.literal(b"false").map(|()| Value::Bool(false))?,
+                b'n' => scan.literal(b"null").map(|()| Value::Null)?,
+                _ => {
+                    scan.number()?;
+                    Value::Number(text.get(start..scan.at)?.parse::<Number>().ok()?)
+                }
+            };
+            // A key given twice keeps its last value, as in `serde_json`'s map.
+            map.insert(key.to_owned(), value);
+            scan.skip_whitespace();
+            match scan.next()? {
+                b',' => scan.skip_whitespace(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    (scan.at == text.len()).then_some(map)
 }
 
 /// A position in JSON text being scanned. Every method returns `None` where the text is not JSON
@@ -408,6 +452,24 @@ mod tests {
     }
 
     #[test]
+    fn flat_attributes_are_built_by_the_scan() {
+        let map = flat_object(r#"{"a":"x","n":-1.5e2,"b":true,"z":null,"a":7}"#).unwrap();
+        assert_eq!(
+            Value::Object(map),
+            serde_json::json!({"a": 7, "n": -150.0, "b": true, "z": null})
+        );
+        for other in [
+            r#"{"a":{}}"#,
+            r#"{"a":[1]}"#,
+            r#"{"\u0061":1}"#,
+            r#"{"a":1e400}"#,
+            "[]",
+        ] {
+            assert!(flat_object(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
     fn field_name_violations_match_the_serde_json_walk() {
         for payload in [
             r#"{"ok":1,"bad-name":2}"#,
@@ -429,6 +491,17 @@ mod tests {
         fn random_payloads(text in r#"[\[\]{}",:0-9eE.+ \-tnulrf\\ud8aAbB_]{0,40}"#) {
             agrees(&format!(r#"{{"id":"a","payload":{text}}}"#))?;
             agrees(&format!(r#"{{"other":{text},"payload":1}}"#))?;
+        }
+
+        /// Attributes built by the scan are the map `serde_json` builds from the same text.
+        #[test]
+        fn flat_objects_are_what_serde_json_makes_of_them(
+            text in r#"\{("[a-zA-Z\\]{0,3}" ?: ?(-?[0-9]{1,3}(\.[0-9])?(e[+-]?[0-9]{1,3})?|"[a-z\\u0-9]{0,6}"|true|fals|null|\[\]) ?,? ?){0,4}\}"#
+        ) {
+            if let Some(ours) = flat_object(&text) {
+                let theirs = serde_json::from_str::<Value>(&text);
+                prop_assert_eq!(theirs.ok(), Some(Value::Object(ours)), "{}", text);
+            }
         }
 
         /// A valid envelope with characters inserted, removed or replaced anywhere.

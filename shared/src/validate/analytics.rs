@@ -183,8 +183,18 @@ fn fold_hash(bytes: &[u8]) -> u64 {
     }
 }
 
-/// The rule `key` breaks as an IoT Analytics field name, if any.
+/// The rule `key` breaks as an IoT Analytics field name, if any. Inlined where payloads are
+/// walked, for the common case of a short name that follows the pattern.
+#[inline]
 pub(crate) fn field_name_rule(key: &str) -> Option<String> {
+    if key.len() <= MAX_FIELD_NAME_CHARS && is_field_name(key) {
+        return None;
+    }
+    broken_field_name_rule(key)
+}
+
+#[cold]
+fn broken_field_name_rule(key: &str) -> Option<String> {
     // Most names are short ASCII: count characters only when the bytes could be too many.
     if key.len() > MAX_FIELD_NAME_CHARS {
         let chars = key.chars().count();
