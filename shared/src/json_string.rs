@@ -39,19 +39,41 @@ fn has_control(bytes: &[u8]) -> bool {
 }
 
 /// The position of the first byte from `from` on that needs escaping. Most runs are short (a key,
-/// a number's neighbours), and two words tested in place find their end; past them, `memchr`'s
-/// vector search finds the next `"` or `\` and the run before it is checked for control
-/// characters, which took a third of the eight-at-a-time test's time on long strings.
+/// a number's neighbours): two words tested in place find their end. Past them, `memchr`'s vector
+/// search finds the next `"` or `\` and the run before it is checked for control characters,
+/// which took a third of the eight-at-a-time test's time on long strings.
+#[inline]
 pub(crate) fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
-    const SHORT_RUN: usize = 16;
-    let near = bytes.len().min(from + SHORT_RUN);
-    if let Some(at) = next_escape_by_words(bytes.get(..near)?, from) {
-        return Some(at);
+    for at in [from, from + 8] {
+        let Some(word) = bytes
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        else {
+            return next_escape_in_tail(bytes, at);
+        };
+        let lanes = escape_lanes(u64::from_le_bytes(word));
+        if lanes != 0 {
+            return Some(at + (lanes.trailing_zeros() / 8) as usize);
+        }
     }
-    let rest = bytes.get(near..)?;
-    let quote = memchr::memchr2(b'"', b'\\', rest).map_or(bytes.len(), |at| near + at);
-    if has_control(bytes.get(near..quote)?) {
-        next_escape_by_words(bytes, near)
+    next_escape_far(bytes, from + 16)
+}
+
+/// [`next_escape`] in the last few bytes, fewer than a word.
+fn next_escape_in_tail(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    rest.iter()
+        .position(|&b| needs_escape_byte(b))
+        .map(|at| from + at)
+}
+
+/// [`next_escape`] past the first two words.
+#[inline(never)]
+fn next_escape_far(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let quote = memchr::memchr2(b'"', b'\\', rest).map_or(bytes.len(), |at| from + at);
+    if has_control(bytes.get(from..quote)?) {
+        next_escape_by_words(bytes, from)
     } else {
         (quote < bytes.len()).then_some(quote)
     }
@@ -66,10 +88,7 @@ fn next_escape_by_words(bytes: &[u8], mut from: usize) -> Option<usize> {
         }
         from += 8;
     }
-    let rest = bytes.get(from..)?;
-    rest.iter()
-        .position(|&b| needs_escape_byte(b))
-        .map(|at| from + at)
+    next_escape_in_tail(bytes, from)
 }
 
 #[cfg(test)]

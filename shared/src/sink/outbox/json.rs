@@ -152,7 +152,17 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
     // Bytes from `written` on are not in `out` yet.
     let mut written = 0;
     while let Some(at) = next_escape(bytes, written) {
-        out.extend_from_slice(bytes.get(written..at).unwrap_or_default());
+        // Runs between escapes in JSON text are short (a key, a number): a fixed 16-byte copy,
+        // cut back to the run, is a pair of stores where a copy of the run's own length is a
+        // call to `memmove`.
+        match bytes.get(written..written + 16) {
+            Some(chunk) if at - written <= 16 => {
+                let chunk = <&[u8; 16]>::try_from(chunk).unwrap_or(&[0; 16]);
+                out.extend_from_slice(chunk);
+                out.truncate(out.len() - (16 - (at - written)));
+            }
+            _ => out.extend_from_slice(bytes.get(written..at).unwrap_or_default()),
+        }
         if let Some(&byte) = bytes.get(at) {
             push_escape(out, byte);
         }
