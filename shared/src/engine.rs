@@ -101,6 +101,12 @@ pub struct Engine {
     alibaba_limiter: Option<Arc<RateLimiter>>,
 }
 
+/// Where each destination's entries are in a plan being built. Its keys are names rendered from
+/// message values, hashed four times per message with four targets: SipHash was 3 % of the
+/// routing pipeline; foldhash (seeded per process, so callers cannot choose colliding names) is
+/// a fraction of it (BENCHMARKS.md, section 9).
+type DestinationIndex = HashMap<Destination, usize, foldhash::fast::RandomState>;
+
 /// What a run would do: each message's targets (or why it is invalid) and the packed calls.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -271,7 +277,7 @@ impl Engine {
     pub fn plan_with(&self, routes: &LoadedTable, inbound: Vec<Inbound>) -> Plan {
         let mut messages = Vec::with_capacity(inbound.len());
         // Destinations in first-seen order, so calls (and the outbox) follow message order.
-        let mut index: HashMap<Destination, usize> = HashMap::new();
+        let mut index: DestinationIndex = HashMap::default();
         let mut buckets: Vec<(Destination, bool, Vec<Entry>)> = Vec::new();
 
         for (i, item) in inbound.into_iter().enumerate() {
@@ -313,7 +319,7 @@ impl Engine {
         index_in_batch: usize,
         msg: &Message,
         explicit: Option<Vec<Target>>,
-        index: &mut HashMap<Destination, usize>,
+        index: &mut DestinationIndex,
         buckets: &mut Vec<(Destination, bool, Vec<Entry>)>,
     ) -> Planned {
         let routed = match explicit {
