@@ -384,7 +384,8 @@ impl Message {
     /// Topic level `n` (1-based, as in the AWS IoT SQL `topic(n)` function).
     pub fn topic_level(&self, n: usize) -> Option<&str> {
         let topic = self.topic.as_deref()?;
-        n.checked_sub(1).and_then(|i| topic.split('/').nth(i))
+        n.checked_sub(1)
+            .and_then(|i| crate::routes::topic::levels(topic).nth(i))
     }
 }
 

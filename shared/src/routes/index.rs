@@ -102,7 +102,7 @@ fn first_level(filter: &str) -> Option<&str> {
 }
 
 fn first_topic_level(topic: &str) -> &str {
-    topic.split('/').next().unwrap_or(topic)
+    super::topic::levels(topic).next().unwrap_or(topic)
 }
 
 /// Two ascending lists of route positions merged into one, in table order.

@@ -5,7 +5,7 @@ mod index;
 mod pattern;
 mod target;
 mod template;
-mod topic;
+pub(crate) mod topic;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
