@@ -86,6 +86,25 @@ pub(crate) struct Unsigned {
     pub(crate) body: Bytes,
 }
 
+impl Unsigned {
+    /// A `POST` of `body` as `content_type` with its length and the user agent, the headers every
+    /// SDK operation with a body sends; an operation's own headers are pushed after them.
+    pub(crate) fn post(path: String, content_type: &'static str, body: Bytes) -> Unsigned {
+        let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
+        // Room for the operation's headers, the endpoint's and the signature's.
+        let mut headers = Vec::with_capacity(10);
+        headers.push(header("content-type", content_type.to_owned()));
+        headers.push(header("content-length", body.len().to_string()));
+        headers.push(header("user-agent", USER_AGENT.to_owned()));
+        Unsigned {
+            method: "POST",
+            path,
+            headers,
+            body,
+        }
+    }
+}
+
 /// The whole answer to a call.
 pub(crate) struct Answer {
     pub(crate) status: u16,
@@ -174,7 +193,16 @@ impl Answer {
             #[serde(alias = "Message", alias = "errorMessage")]
             message: Option<String>,
         }
-        let body: ErrorBody = serde_json::from_slice(&self.body).unwrap_or_default();
+        let body: ErrorBody = match serde_json::from_slice(&self.body) {
+            Ok(body) => body,
+            // Not JSON (a proxy's HTML page): the SDKs' error parser fails, and their error then
+            // has no code, not even the header's.
+            Err(e) if e.is_syntax() || (e.is_eof() && !self.body.trim_ascii().is_empty()) => {
+                return (None, None);
+            }
+            // JSON of another shape: the SDKs take the header's code.
+            Err(_) => ErrorBody::default(),
+        };
         let code = self
             .header("x-amzn-errortype")
             .or(body.code.as_deref())
@@ -341,6 +369,30 @@ impl SignedHttp {
     /// Signs and sends `request`, and reads its whole answer.
     pub(crate) async fn send(&self, request: Unsigned) -> Result<Answer, SendError> {
         self.send_capped(request, usize::MAX).await
+    }
+
+    /// Sends `request` to a JSON-protocol service (restJson1, awsJson) and returns its successful
+    /// answer. Anything else becomes the [`CallError`] the service's SDK client gave: the code
+    /// and message read from the answer as the SDK reads them, classified by code and status.
+    pub(crate) async fn call_json(
+        &self,
+        request: Unsigned,
+        target: Target<'_>,
+    ) -> Result<Answer, CallError> {
+        let answer = self
+            .send(request)
+            .await
+            .map_err(|e| e.into_call_error(target))?;
+        if answer.is_success() {
+            return Ok(answer);
+        }
+        let (code, message) = answer.json_error();
+        Err(service_error(
+            code.as_deref(),
+            message.as_deref(),
+            answer.status,
+            target,
+        ))
     }
 
     /// As [`send`](Self::send), but an answer whose body is longer than `max_body` bytes (by its
@@ -994,6 +1046,26 @@ mod tests {
             (None, None)
         );
         assert_eq!(answer(Some(""), "").json_error(), (None, None));
+        // As the SDKs read them: a body that is not JSON leaves even the header's code out; an
+        // empty one, or JSON of another shape, does not.
+        assert_eq!(
+            answer(Some("ThrottlingException"), "<html>slow down</html>").json_error(),
+            (None, None)
+        );
+        assert_eq!(
+            answer(Some("ThrottlingException"), "{\"message\": ").json_error(),
+            (None, None)
+        );
+        for body in ["", " \n", "[1]", r#"{"message": 5}"#] {
+            assert_eq!(
+                answer(Some("ThrottlingException"), body)
+                    .json_error()
+                    .0
+                    .as_deref(),
+                Some("ThrottlingException"),
+                "{body}"
+            );
+        }
         assert_eq!(
             answer(None, "<html>bad gateway</html>").xml_error(),
             (None, None)
