@@ -1,7 +1,8 @@
-//! The AWS sinks with the real SDK clients over HTTP: SNS, IoT Core, Data Firehose, Kinesis,
-//! EventBridge and SQS against moto (arrival checked at the far end), IoT Analytics and IoT Events
-//! Data against a wire-level stub that checks the service's limits, and the per-entry failure
-//! paths of the live destinations against the same stub (moto does not fail single entries).
+//! The AWS sinks over HTTP, through the real SDK clients and the signed calls: SNS, IoT Core,
+//! Data Firehose, Kinesis, EventBridge and SQS against moto (arrival checked at the far end), IoT
+//! Analytics and IoT Events Data against a wire-level stub that checks the service's limits, and
+//! the per-entry failure paths of the live destinations against the same stub (moto does not fail
+//! single entries).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -133,7 +134,7 @@ async fn throttling_is_classified_throttled_by_the_sink() {
     let err = sinks.events.send(&c).await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Throttled);
     assert_eq!(err.code, "ThrottlingException");
-    // The SDK did not retry underneath: one call reached the stub.
+    // Nothing retried underneath: one call reached the stub.
     stub.with(|s| assert_eq!(s.calls.len(), 1));
 }
 
@@ -972,6 +973,8 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
         r#"{"AccessKeyId": "LTAIenv", "AccessKeySecret": "s"}"#,
     )
     .await;
+    // IoT Analytics and IoT Events Data read their variables without SDK clients too.
+    let stub = Stub::start(Behaviour::default()).await;
     let status = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -988,6 +991,8 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
         .env("AWS_ENDPOINT_URL_IOT_DATA_PLANE", &moto.url)
         .env("AWS_ENDPOINT_URL_S3", &moto.url)
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &moto.url)
+        .env("AWS_ENDPOINT_URL_IOTANALYTICS", &stub.url)
+        .env("AWS_ENDPOINT_URL_IOT_EVENTS_DATA", &stub.url)
         .env("FANOUT_TEST_BUCKET", &bucket)
         .env("FANOUT_TEST_ETAG", &etag)
         .env("FANOUT_TEST_SECRET", &secret)
@@ -1006,6 +1011,11 @@ async fn load_sdk_config_honours_per_service_endpoint_variables() {
         recorded_for(&rec, &format!("/topics/{mqtt_topic}")).len(),
         1
     );
+    stub.with(|s| {
+        assert!(s.violations.is_empty(), "{:?}", s.violations);
+        let paths: Vec<&str> = s.calls.iter().map(|c| c.path).collect();
+        assert_eq!(paths, ["/messages/batch", "/inputs/messages"]);
+    });
 }
 
 #[tokio::test]
@@ -1021,6 +1031,19 @@ async fn env_child_publishes_via_env_endpoints() {
         vec![publish_entry(b"via env", PublishParams::default())],
     );
     assert_eq!(sinks.publish.send(&c).await.unwrap(), CallReport::default());
+    let c = call(
+        analytics("telemetry"),
+        vec![entry(0, "m0", br#"{"v":1}"#, EntryParams::Analytics)],
+    );
+    assert_eq!(
+        sinks.analytics.send(&c).await.unwrap(),
+        CallReport::default()
+    );
+    let c = call(
+        events("overheat"),
+        vec![entry(0, "m0", br#"{"v":1}"#, EntryParams::Events)],
+    );
+    assert_eq!(sinks.events.send(&c).await.unwrap(), CallReport::default());
 
     let sdk = fanout::sink::aws::load_sdk_config().await;
     let source = fanout::routes_source::RoutesSource::S3 {

@@ -29,8 +29,9 @@ use super::{Call, CallError, CallReport, Entry, EntryFailure, ErrorClass, Sinks}
 /// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS`,
 /// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA`, `AWS_ENDPOINT_URL_FIREHOSE`, `AWS_ENDPOINT_URL_KINESIS`,
 /// `AWS_ENDPOINT_URL_EVENTBRIDGE` and `AWS_ENDPOINT_URL_SQS` are applied by the SDK itself when
-/// each client is built from this config (service ids "SNS", "IoT Data Plane", "IoTAnalytics",
-/// "IoT Events Data", "Firehose", "Kinesis", "EventBridge", "SQS").
+/// each client is built from this config (service ids "SNS", "IoT Data Plane", "Firehose",
+/// "Kinesis", "EventBridge", "SQS"), and read under the same service ids by the signed calls
+/// ("IoT Data Plane", "IoTAnalytics", "IoT Events Data"; `sink::signed_http`).
 pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
@@ -59,16 +60,6 @@ fn http_client() -> SharedHttpClient {
 
 /// The AWS sinks, each client built once (clients hold the connection pool; cloning is cheap).
 pub fn aws_sinks(config: &SdkConfig) -> Sinks {
-    let analytics = aws_sdk_iotanalytics::Client::from_conf(
-        aws_sdk_iotanalytics::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
-    let events = aws_sdk_ioteventsdata::Client::from_conf(
-        aws_sdk_ioteventsdata::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(config)
             .retry_config(RetryConfig::disabled())
@@ -109,11 +100,12 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         )
     });
     Sinks {
-        analytics: Arc::new(AnalyticsSink::new(analytics)),
-        events: Arc::new(EventsSink::new(events)),
+        // IoT Analytics, IoT Events Data and IoT Core Publish are signed calls without the SDK
+        // orchestrator (sink::signed_http), on the credentials and connection pool the clients
+        // share.
+        analytics: Arc::new(AnalyticsSink::new(config)),
+        events: Arc::new(EventsSink::new(config)),
         sns: Arc::new(SnsSink::new(sns)),
-        // IoT Core Publish skips the SDK orchestrator (sink::signed_http): same endpoint,
-        // credentials and connection pool as this client.
         publish: Arc::new(PublishSink::new(config)),
         shadow: Arc::new(ShadowSink::new(iot_data)),
         firehose: Arc::new(FirehoseSink::new(firehose)),

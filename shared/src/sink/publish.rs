@@ -14,8 +14,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
-use super::aws::{Target, construction_failure, send_each, service_error, wrong_destination};
-use super::signed_http::{SignedHttp, USER_AGENT, Unsigned};
+use super::aws::{Target, construction_failure, send_each, wrong_destination};
+use super::signed_http::{SignedHttp, Unsigned};
 use super::{Call, CallError, CallReport, Entry, Sink};
 use crate::destination::{Destination, EntryParams, PublishParams};
 
@@ -51,20 +51,8 @@ impl PublishSink {
         };
         let request = publish_request(topic, params, &entry.payload)
             .map_err(|reason| construction_failure(reason, target))?;
-        let answer = data_plane
-            .send(request)
-            .await
-            .map_err(|e| e.into_call_error(target))?;
-        if answer.is_success() {
-            return Ok(());
-        }
-        let (code, message) = answer.json_error();
-        Err(service_error(
-            code.as_deref(),
-            message.as_deref(),
-            answer.status,
-            target,
-        ))
+        data_plane.call_json(request, target).await?;
+        Ok(())
     }
 }
 
@@ -107,14 +95,11 @@ fn publish_request(
     if let Some(expiry) = params.message_expiry {
         query.push_kv("messageExpiry", &expiry.to_string());
     }
+    // Shares the entry's bytes: no copy per publish.
+    let body = Bytes::from_owner(Arc::clone(payload));
+    let mut request = Unsigned::post(path, "application/octet-stream", body);
     let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
-    let mut headers = Vec::with_capacity(10);
-    headers.push(header(
-        "content-type",
-        "application/octet-stream".to_owned(),
-    ));
-    headers.push(header("content-length", payload.len().to_string()));
-    headers.push(header("user-agent", USER_AGENT.to_owned()));
+    let headers = &mut request.headers;
     if let Some(properties) = &params.user_properties {
         headers.push(header(
             "x-amz-mqtt5-user-properties",
@@ -131,13 +116,7 @@ fn publish_request(
     if let Some(correlation) = &params.correlation_data {
         headers.push(header("x-amz-mqtt5-correlation-data", correlation.clone()));
     }
-    Ok(Unsigned {
-        method: "POST",
-        path,
-        headers,
-        // Shares the entry's bytes: no copy per publish.
-        body: Bytes::from_owner(Arc::clone(payload)),
-    })
+    Ok(request)
 }
 
 #[cfg(test)]

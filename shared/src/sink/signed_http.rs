@@ -1,13 +1,15 @@
 //! SigV4-signed HTTP calls without the SDK's orchestrator: IoT Core `Publish`, made once per
-//! message, and the two reads made once per cold start, S3 `GetObject` (the routing table) and
-//! Secrets Manager `GetSecretValue` (the Alibaba AccessKey). The orchestrator's fixed cost per
-//! operation (layered configuration, a dozen interceptors, retry and telemetry bookkeeping) was
-//! most of the CPU a publish cost (BENCHMARKS.md, "CPU per downstream call"); the SDK crates of
-//! the two reads were over 2 MB of each binary for one call each (BENCHMARKS.md, budgets).
-//! Everything else is the SDK's own: credentials from the shared identity cache, the connection
-//! from the shared HTTP client, the signature from `aws-sigv4` with the settings the service's
-//! SDK client signs with. IoT's endpoint comes from its SDK endpoint resolver; S3's and Secrets
-//! Manager's from [`EndpointSettings`], the few rules of theirs a read needs.
+//! message, IoT Analytics and IoT Events Data `BatchPutMessage`, and the two reads made once per
+//! cold start, S3 `GetObject` (the routing table) and Secrets Manager `GetSecretValue` (the
+//! Alibaba AccessKey). The orchestrator's fixed cost per operation (layered configuration, a dozen
+//! interceptors, retry and telemetry bookkeeping) was most of the CPU a publish cost
+//! (BENCHMARKS.md, "CPU per downstream call"); the SDK crates of the two reads were over 2 MB of
+//! each binary for one call each, and those of IoT Analytics and IoT Events Data, whose last
+//! releases link older copies of four smithy crates, about 300 KB (BENCHMARKS.md, section 4 and
+//! budgets). Everything else is the SDK's own: credentials from the shared identity cache, the
+//! connection from the shared HTTP client, the signature from `aws-sigv4` with the settings the
+//! service's SDK client signs with. IoT's endpoint comes from its SDK endpoint resolver; the
+//! other services' from [`EndpointSettings`], the few rules of theirs these calls need.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -84,6 +86,25 @@ pub(crate) struct Unsigned {
     pub(crate) path: String,
     pub(crate) headers: Vec<(Cow<'static, str>, String)>,
     pub(crate) body: Bytes,
+}
+
+impl Unsigned {
+    /// A `POST` of `body` as `content_type` with its length and the user agent, the headers every
+    /// SDK operation with a body sends; an operation's own headers are pushed after them.
+    pub(crate) fn post(path: String, content_type: &'static str, body: Bytes) -> Unsigned {
+        let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
+        // Room for the operation's headers, the endpoint's and the signature's.
+        let mut headers = Vec::with_capacity(10);
+        headers.push(header("content-type", content_type.to_owned()));
+        headers.push(header("content-length", body.len().to_string()));
+        headers.push(header("user-agent", USER_AGENT.to_owned()));
+        Unsigned {
+            method: "POST",
+            path,
+            headers,
+            body,
+        }
+    }
 }
 
 /// The whole answer to a call.
@@ -174,7 +195,16 @@ impl Answer {
             #[serde(alias = "Message", alias = "errorMessage")]
             message: Option<String>,
         }
-        let body: ErrorBody = serde_json::from_slice(&self.body).unwrap_or_default();
+        let body: ErrorBody = match serde_json::from_slice(&self.body) {
+            Ok(body) => body,
+            // Not JSON (a proxy's HTML page): the SDKs' error parser fails, and their error then
+            // has no code, not even the header's.
+            Err(e) if e.is_syntax() || (e.is_eof() && !self.body.trim_ascii().is_empty()) => {
+                return (None, None);
+            }
+            // JSON of another shape: the SDKs take the header's code.
+            Err(_) => ErrorBody::default(),
+        };
         let code = self
             .header("x-amzn-errortype")
             .or(body.code.as_deref())
@@ -266,16 +296,32 @@ impl SignedHttp {
         SignedHttp::new(sdk, service)
     }
 
-    /// Secrets Manager (service id `Secrets Manager`, signing name `secretsmanager`), signed
-    /// with the SigV4 defaults as `aws_sdk_secretsmanager` signs.
+    /// IoT Analytics, reached and signed as `aws-sdk-iotanalytics` reached and signed
+    /// `BatchPutMessage` ([`IOT_ANALYTICS`]).
+    pub(crate) fn iot_analytics(sdk: &SdkConfig) -> Result<SignedHttp, String> {
+        SignedHttp::standard(sdk, &IOT_ANALYTICS)
+    }
+
+    /// IoT Events Data, reached and signed as `aws-sdk-ioteventsdata` reached and signed
+    /// `BatchPutMessage` ([`IOT_EVENTS_DATA`]).
+    pub(crate) fn iot_events_data(sdk: &SdkConfig) -> Result<SignedHttp, String> {
+        SignedHttp::standard(sdk, &IOT_EVENTS_DATA)
+    }
+
+    /// Secrets Manager, reached and signed as `aws_sdk_secretsmanager` reached and signed
+    /// `GetSecretValue` ([`SECRETS_MANAGER`]).
     pub(crate) fn secrets_manager(sdk: &SdkConfig) -> Result<SignedHttp, String> {
-        let endpoint =
-            EndpointSettings::from_sdk(sdk, "Secrets Manager", "AWS_ENDPOINT_URL_SECRETS_MANAGER")?;
-        let base = endpoint.secrets_manager()?;
+        SignedHttp::standard(sdk, &SECRETS_MANAGER)
+    }
+
+    /// A service on the standard endpoint rules, signed with the SigV4 defaults.
+    fn standard(sdk: &SdkConfig, service: &Standard) -> Result<SignedHttp, String> {
+        let endpoint = EndpointSettings::from_sdk(sdk, service.id, service.variable)?;
+        let base = endpoint.standard(service)?;
         let service = Service::at(
             endpoint.region,
             base,
-            "secretsmanager",
+            service.signing_name,
             SigningSettings::default(),
         );
         SignedHttp::new(sdk, service)
@@ -341,6 +387,30 @@ impl SignedHttp {
     /// Signs and sends `request`, and reads its whole answer.
     pub(crate) async fn send(&self, request: Unsigned) -> Result<Answer, SendError> {
         self.send_capped(request, usize::MAX).await
+    }
+
+    /// Sends `request` to a JSON-protocol service (restJson1, awsJson) and returns its successful
+    /// answer. Anything else becomes the [`CallError`] the service's SDK client gave: the code
+    /// and message read from the answer as the SDK reads them, classified by code and status.
+    pub(crate) async fn call_json(
+        &self,
+        request: Unsigned,
+        target: Target<'_>,
+    ) -> Result<Answer, CallError> {
+        let answer = self
+            .send(request)
+            .await
+            .map_err(|e| e.into_call_error(target))?;
+        if answer.is_success() {
+            return Ok(answer);
+        }
+        let (code, message) = answer.json_error();
+        Err(service_error(
+            code.as_deref(),
+            message.as_deref(),
+            answer.status,
+            target,
+        ))
     }
 
     /// As [`send`](Self::send), but an answer whose body is longer than `max_body` bytes (by its
@@ -478,6 +548,63 @@ impl Service {
 
 const NO_REGION: &str = "no AWS region is configured (set AWS_REGION)";
 
+/// A service whose SDK client takes its endpoint from the standard endpoint rules
+/// (`https://{host}.{region}.{DNS suffix}`, `{host}-fips.` with FIPS; [`EndpointSettings`]) and
+/// signs with the SigV4 defaults: its operations set `SigningOptions` to double URI encoding, a
+/// normalized path and no `x-amz-content-sha256`, which is [`SigningSettings::default`].
+#[derive(Debug)]
+struct Standard {
+    /// The SDK's service id, which names the service's endpoint URL setting.
+    id: &'static str,
+    /// That setting's environment variable, for messages.
+    variable: &'static str,
+    /// What comes before the region in the service's host names.
+    host: &'static str,
+    signing_name: &'static str,
+    /// Whether its rules move dual-stack endpoints to the partition's dual-stack DNS suffix.
+    dual_stack_suffix: bool,
+}
+
+/// As `aws-sdk-iotanalytics` 1.94 (its last release) reaches and signs it: service id
+/// `IoTAnalytics`, host `iotanalytics`, signing name `iotanalytics`.
+const IOT_ANALYTICS: Standard = Standard {
+    id: "IoTAnalytics",
+    variable: "AWS_ENDPOINT_URL_IOTANALYTICS",
+    host: "iotanalytics",
+    signing_name: "iotanalytics",
+    dual_stack_suffix: true,
+};
+
+/// As `aws-sdk-ioteventsdata` 1.103 (its last release) reaches and signs it: service id
+/// `IoT Events Data`, host `data.iotevents` (FIPS `data.iotevents-fips`), signing name
+/// `ioteventsdata`.
+const IOT_EVENTS_DATA: Standard = Standard {
+    id: "IoT Events Data",
+    variable: "AWS_ENDPOINT_URL_IOT_EVENTS_DATA",
+    host: "data.iotevents",
+    signing_name: "ioteventsdata",
+    dual_stack_suffix: true,
+};
+
+/// As `aws-sdk-secretsmanager` 1.108 reached and signed it: service id `Secrets Manager`, host
+/// and signing name `secretsmanager`
+/// (<https://docs.aws.amazon.com/general/latest/gr/asm.html>). Its rules resolve dual-stack to
+/// the same host names, which answer over IPv6 as well.
+const SECRETS_MANAGER: Standard = Standard {
+    id: "Secrets Manager",
+    variable: "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    host: "secretsmanager",
+    signing_name: "secretsmanager",
+    dual_stack_suffix: false,
+};
+
+/// The DNS suffixes of one partition (the SDKs' `partitions.json`).
+#[derive(Debug, Clone, Copy)]
+struct Partition {
+    dns_suffix: &'static str,
+    dual_stack_dns_suffix: &'static str,
+}
+
 /// S3 signs differently from the SigV4 defaults, as aws-sdk-s3 sets on every operation
 /// (`SigningOptions`: `content_sha256_header`, `normalize_uri_path = false`; its endpoint rules:
 /// `disableDoubleEncoding`): the payload's SHA-256 travels in `x-amz-content-sha256`, which S3
@@ -494,8 +621,8 @@ fn s3_signing_settings() -> SigningSettings {
     settings
 }
 
-/// Where S3 and Secrets Manager are reached: what their SDK clients' endpoint rules would pick
-/// for the settings a read can have, or a clear error for settings they refuse.
+/// Where S3 and the services on the standard rules are reached: what their SDK clients' endpoint
+/// rules would pick for the settings a call can have, or a clear error for settings they refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct EndpointSettings {
     region: String,
@@ -564,11 +691,12 @@ impl EndpointSettings {
         Ok(self)
     }
 
-    /// The region's partition's DNS suffix (the SDKs' `partitions.json`): `amazonaws.com.cn` in
-    /// China, `amazonaws.eu` in the European Sovereign Cloud, `amazonaws.com` in the standard
-    /// and GovCloud partitions and for regions not yet known. The ISO partitions have suffixes
-    /// and service names of their own: there the endpoint URL must be set.
-    fn dns_suffix(&self) -> Result<&'static str, String> {
+    /// The region's partition (the SDKs' `partitions.json`): `amazonaws.com.cn` in China,
+    /// `amazonaws.eu` in the European Sovereign Cloud, `amazonaws.com` in the standard and
+    /// GovCloud partitions and for regions not yet known, each with its dual-stack suffix. The ISO
+    /// partitions have suffixes and service names of their own: there the endpoint URL must be
+    /// set.
+    fn partition(&self) -> Result<Partition, String> {
         let region = self.region.as_str();
         if ["us-iso-", "us-isob-", "us-isof-", "eu-isoe-"]
             .iter()
@@ -580,11 +708,20 @@ impl EndpointSettings {
             ));
         }
         Ok(if region.starts_with("cn-") {
-            "amazonaws.com.cn"
+            Partition {
+                dns_suffix: "amazonaws.com.cn",
+                dual_stack_dns_suffix: "api.amazonwebservices.com.cn",
+            }
         } else if region.starts_with("eusc-") {
-            "amazonaws.eu"
+            Partition {
+                dns_suffix: "amazonaws.eu",
+                dual_stack_dns_suffix: "api.amazonwebservices.eu",
+            }
         } else {
-            "amazonaws.com"
+            Partition {
+                dns_suffix: "amazonaws.com",
+                dual_stack_dns_suffix: "api.aws",
+            }
         })
     }
 
@@ -613,7 +750,7 @@ impl EndpointSettings {
             (false, true) => "s3.dualstack",
             (true, true) => "s3-fips.dualstack",
         };
-        let host = format!("{service}.{}.{}", self.region, self.dns_suffix()?);
+        let host = format!("{service}.{}.{}", self.region, self.partition()?.dns_suffix);
         Ok(if is_one_dns_label(bucket) {
             format!("https://{bucket}.{host}")
         } else {
@@ -624,24 +761,26 @@ impl EndpointSettings {
         })
     }
 
-    /// The Secrets Manager endpoint, `https://secretsmanager.{region}.{dns}` or, with FIPS,
-    /// `secretsmanager-fips.{region}.{dns}`
-    /// (<https://docs.aws.amazon.com/general/latest/gr/asm.html>). Its endpoint rules
-    /// (aws-sdk-secretsmanager 1.108) resolve dual-stack to the same host names, which answer
-    /// over IPv6 as well, so the setting changes nothing here.
-    fn secrets_manager(&self) -> Result<String, String> {
+    /// The endpoint of a service on the standard rules (the endpoint rules of
+    /// aws-sdk-iotanalytics 1.94, aws-sdk-ioteventsdata 1.103 and aws-sdk-secretsmanager 1.108):
+    /// the custom endpoint if one is set, else `https://{host}.{region}.{suffix}`, with
+    /// `{host}-fips` for FIPS and, where the service's rules say so, the partition's dual-stack
+    /// suffix for dual-stack (`iotanalytics-fips.us-east-1.api.aws`). Every partition these
+    /// rules know supports both.
+    fn standard(&self, service: &Standard) -> Result<String, String> {
         if let Some(custom) = &self.custom {
             return Ok(custom.clone());
         }
-        let service = if self.fips {
-            "secretsmanager-fips"
+        let partition = self.partition()?;
+        let fips = if self.fips { "-fips" } else { "" };
+        let suffix = if self.dual_stack && service.dual_stack_suffix {
+            partition.dual_stack_dns_suffix
         } else {
-            "secretsmanager"
+            partition.dns_suffix
         };
         Ok(format!(
-            "https://{service}.{}.{}",
-            self.region,
-            self.dns_suffix()?
+            "https://{}{fips}.{}.{suffix}",
+            service.host, self.region
         ))
     }
 }
@@ -994,6 +1133,26 @@ mod tests {
             (None, None)
         );
         assert_eq!(answer(Some(""), "").json_error(), (None, None));
+        // As the SDKs read them: a body that is not JSON leaves even the header's code out; an
+        // empty one, or JSON of another shape, does not.
+        assert_eq!(
+            answer(Some("ThrottlingException"), "<html>slow down</html>").json_error(),
+            (None, None)
+        );
+        assert_eq!(
+            answer(Some("ThrottlingException"), "{\"message\": ").json_error(),
+            (None, None)
+        );
+        for body in ["", " \n", "[1]", r#"{"message": 5}"#] {
+            assert_eq!(
+                answer(Some("ThrottlingException"), body)
+                    .json_error()
+                    .0
+                    .as_deref(),
+                Some("ThrottlingException"),
+                "{body}"
+            );
+        }
         assert_eq!(
             answer(None, "<html>bad gateway</html>").xml_error(),
             (None, None)
@@ -1099,11 +1258,11 @@ mod tests {
             "https://b-1.s3-fips.dualstack.us-east-2.amazonaws.com"
         );
         assert_eq!(
-            with(true, true).secrets_manager().unwrap(),
+            with(true, true).standard(&SECRETS_MANAGER).unwrap(),
             "https://secretsmanager-fips.us-east-2.amazonaws.com"
         );
         assert_eq!(
-            with(false, true).secrets_manager().unwrap(),
+            with(false, true).standard(&SECRETS_MANAGER).unwrap(),
             "https://secretsmanager.us-east-2.amazonaws.com"
         );
         let e = EndpointSettings {
@@ -1118,17 +1277,124 @@ mod tests {
     #[test]
     fn secrets_manager_has_one_endpoint_per_region() {
         assert_eq!(
-            settings("eu-central-1", None).secrets_manager().unwrap(),
+            settings("eu-central-1", None)
+                .standard(&SECRETS_MANAGER)
+                .unwrap(),
             "https://secretsmanager.eu-central-1.amazonaws.com"
         );
         assert_eq!(
-            settings("cn-northwest-1", None).secrets_manager().unwrap(),
+            settings("cn-northwest-1", None)
+                .standard(&SECRETS_MANAGER)
+                .unwrap(),
             "https://secretsmanager.cn-northwest-1.amazonaws.com.cn"
         );
         let moto = settings("us-east-1", Some("http://127.0.0.1:5000/"))
             .checked()
             .unwrap();
-        assert_eq!(moto.secrets_manager().unwrap(), "http://127.0.0.1:5000");
+        assert_eq!(
+            moto.standard(&SECRETS_MANAGER).unwrap(),
+            "http://127.0.0.1:5000"
+        );
+    }
+
+    /// The endpoint tests aws-sdk-iotanalytics 1.94 and aws-sdk-ioteventsdata 1.103 ship with
+    /// (`config/endpoint.rs`), but for the ISO partitions, where the endpoint URL must be set.
+    #[test]
+    fn iot_analytics_and_events_resolve_as_their_sdk_rules() {
+        let cases = [
+            (
+                "ap-northeast-1",
+                false,
+                false,
+                "iotanalytics.ap-northeast-1.amazonaws.com",
+            ),
+            (
+                "us-east-1",
+                true,
+                true,
+                "iotanalytics-fips.us-east-1.api.aws",
+            ),
+            (
+                "us-east-1",
+                true,
+                false,
+                "iotanalytics-fips.us-east-1.amazonaws.com",
+            ),
+            ("us-east-1", false, true, "iotanalytics.us-east-1.api.aws"),
+            (
+                "cn-north-1",
+                false,
+                false,
+                "iotanalytics.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-north-1",
+                true,
+                true,
+                "iotanalytics-fips.cn-north-1.api.amazonwebservices.com.cn",
+            ),
+            (
+                "cn-north-1",
+                true,
+                false,
+                "iotanalytics-fips.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-north-1",
+                false,
+                true,
+                "iotanalytics.cn-north-1.api.amazonwebservices.com.cn",
+            ),
+            (
+                "us-gov-east-1",
+                true,
+                true,
+                "iotanalytics-fips.us-gov-east-1.api.aws",
+            ),
+            (
+                "us-gov-east-1",
+                false,
+                false,
+                "iotanalytics.us-gov-east-1.amazonaws.com",
+            ),
+        ];
+        for (region, fips, dual_stack, host) in cases {
+            let at = EndpointSettings {
+                fips,
+                dual_stack,
+                ..settings(region, None)
+            };
+            assert_eq!(
+                at.standard(&IOT_ANALYTICS).unwrap(),
+                format!("https://{host}")
+            );
+            // Same rules, another host.
+            let events = host.replacen("iotanalytics", "data.iotevents", 1);
+            assert_eq!(
+                at.standard(&IOT_EVENTS_DATA).unwrap(),
+                format!("https://{events}")
+            );
+        }
+        assert_eq!(
+            settings("eusc-de-east-1", None)
+                .standard(&IOT_EVENTS_DATA)
+                .unwrap(),
+            "https://data.iotevents.eusc-de-east-1.amazonaws.eu"
+        );
+        let stub = settings("us-east-1", Some("http://127.0.0.1:4000/"))
+            .checked()
+            .unwrap();
+        assert_eq!(
+            stub.standard(&IOT_ANALYTICS).unwrap(),
+            "http://127.0.0.1:4000"
+        );
+        let e = EndpointSettings {
+            variable: IOT_EVENTS_DATA.variable,
+            ..settings("us-iso-east-1", None)
+        }
+        .standard(&IOT_EVENTS_DATA)
+        .unwrap_err();
+        assert!(e.contains("set AWS_ENDPOINT_URL_IOT_EVENTS_DATA"), "{e}");
     }
 
     #[test]
@@ -1137,7 +1403,11 @@ mod tests {
             .s3_bucket("bucket")
             .unwrap_err();
         assert!(e.contains("set AWS_ENDPOINT_URL_S3"), "{e}");
-        assert!(settings("eu-isoe-west-1", None).secrets_manager().is_err());
+        assert!(
+            settings("eu-isoe-west-1", None)
+                .standard(&SECRETS_MANAGER)
+                .is_err()
+        );
         for region in ["", "us-east-1/x", "-a", "us east", "a.b"] {
             assert!(settings(region, None).checked().is_err(), "{region}");
         }
@@ -1375,6 +1645,57 @@ mod tests {
             authorization,
             sdk_authorization(&secrets, seen, aws_runtime::auth::SigningOptions::default())
         );
+    }
+
+    /// IoT Analytics and IoT Events Data are signed as their SDKs signed `BatchPutMessage`:
+    /// under their signing names, with the options aws-sdk-iotanalytics 1.94 and
+    /// aws-sdk-ioteventsdata 1.103 set on it (`operation/batch_put_message.rs`: double URI
+    /// encoding, a normalized path, no `x-amz-content-sha256`). The signatures are kept too, so
+    /// a change to signing shows here even if the SDK's signer changes alike.
+    #[tokio::test]
+    async fn iot_analytics_and_events_data_are_signed_as_their_sdks_signed() {
+        type Build = fn(&SdkConfig) -> Result<SignedHttp, String>;
+        let services: [(Build, &str, &str, &str); 2] = [
+            (
+                SignedHttp::iot_analytics,
+                "/messages/batch",
+                "https://iotanalytics.sa-east-1.amazonaws.com/messages/batch",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/sa-east-1/iotanalytics/aws4_request, \
+                 SignedHeaders=content-length;content-type;host;x-amz-date, \
+                 Signature=27892d41dfebed58812a403d5a1a68ce8acc8a883641bd7e0c3ac427760469c2",
+            ),
+            (
+                SignedHttp::iot_events_data,
+                "/inputs/messages",
+                "https://data.iotevents.sa-east-1.amazonaws.com/inputs/messages",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/sa-east-1/ioteventsdata/aws4_request, \
+                 SignedHeaders=content-length;content-type;host;x-amz-date, \
+                 Signature=0f82d2598fa258f7e53e04e4c6b4c057ca6e095e1ff438b90623c93adf6a8e53",
+            ),
+        ];
+        for (build, path, uri, expected) in services {
+            let stand_in = StandIn::new([Reply::status(200, "{}")]);
+            let service = build(&stand_in.sdk_config("sa-east-1", None)).unwrap();
+            let body = Bytes::from_static(br#"{"messages":[{"messageId":"m0","payload":"e30="}]}"#);
+            service
+                .send(Unsigned::post(path.to_owned(), "application/json", body))
+                .await
+                .unwrap();
+            let seen = &stand_in.seen()[0];
+            assert_eq!(seen.uri, uri);
+            assert_eq!(seen.header("x-amz-content-sha256"), None);
+            let authorization = seen.header("authorization").unwrap();
+            assert_eq!(authorization, expected);
+            let mut options = aws_runtime::auth::SigningOptions::default();
+            options.double_uri_encode = true;
+            options.content_sha256_header = false;
+            options.normalize_uri_path = true;
+            assert_eq!(authorization, sdk_authorization(&service, seen, options));
+            // S3's options would sign it differently: the comparison can tell.
+            let mut s3 = aws_runtime::auth::SigningOptions::default();
+            s3.content_sha256_header = true;
+            assert_ne!(authorization, sdk_authorization(&service, seen, s3));
+        }
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! A wire-level stub of IoT Analytics (`POST /messages/batch`), IoT Events Data
 //! (`POST /inputs/messages`), IoT Core Publish (`POST /topics/{topic}`), and of the JSON-protocol
 //! calls of the live destinations (`POST /` with `X-Amz-Target`: Firehose PutRecordBatch, Kinesis
-//! PutRecords, EventBridge PutEvents, SQS SendMessageBatch): it parses the request the SDK sends,
+//! PutRecords, EventBridge PutEvents, SQS SendMessageBatch): it parses the request the sink sends,
 //! checks it as the service would (documented limits), records what it accepted, and fails on
 //! request, per call or per entry.
 

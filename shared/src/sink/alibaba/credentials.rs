@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::ConfigError;
 use crate::sink::aws::{Target, construction_failure};
-use crate::sink::signed_http::{Failure, SignedHttp, USER_AGENT, Unsigned, with_retries};
+use crate::sink::signed_http::{Failure, SignedHttp, Unsigned, with_retries};
 
 /// The AccessKey id, as Alibaba's SDKs and CLI read it.
 pub const ACCESS_KEY_ID_VAR: &str = "ALIBABA_CLOUD_ACCESS_KEY_ID";
@@ -235,18 +235,12 @@ fn get_secret_value(secret_id: &str) -> Result<Unsigned, serde_json::Error> {
     let body = Bytes::from(serde_json::to_vec(
         &serde_json::json!({ "SecretId": secret_id }),
     )?);
-    let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
-    Ok(Unsigned {
-        method: "POST",
-        path: "/".to_owned(),
-        headers: vec![
-            header("content-type", "application/x-amz-json-1.1".to_owned()),
-            header("x-amz-target", "secretsmanager.GetSecretValue".to_owned()),
-            header("content-length", body.len().to_string()),
-            header("user-agent", USER_AGENT.to_owned()),
-        ],
-        body,
-    })
+    let mut request = Unsigned::post("/".to_owned(), "application/x-amz-json-1.1", body);
+    request.headers.push((
+        Cow::Borrowed("x-amz-target"),
+        "secretsmanager.GetSecretValue".to_owned(),
+    ));
+    Ok(request)
 }
 
 /// The secret could not be read: with the service's error code, or `no answer` when it sent

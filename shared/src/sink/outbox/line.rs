@@ -11,10 +11,7 @@ use crate::sink::{Call, Entry};
 
 /// One outbox line without its newline.
 pub fn encode_line(call: &Call) -> Vec<u8> {
-    // Sized for the payloads (base64 takes 4 bytes per 3) plus the names around them, so a
-    // 100-entry call is written without growing the buffer ten times.
-    let payloads: usize = call.entries.iter().map(|e| e.payload.len()).sum();
-    let mut w = JsonWriter::with_capacity(payloads / 3 * 4 + call.entries.len() * 128 + 256);
+    let mut w = writer_for(call);
     w.begin_object();
     w.str_member("kind", call.destination.kind().as_str());
     w.str_member("destination", call.destination.name());
@@ -24,6 +21,25 @@ pub fn encode_line(call: &Call) -> Vec<u8> {
     w.end_object();
     w.end_object();
     w.into_bytes()
+}
+
+/// The request object alone. For IoT Analytics and IoT Events it is the body of their REST-JSON
+/// `BatchPutMessage`, byte for byte what aws-sdk-iotanalytics and aws-sdk-ioteventsdata wrote
+/// (members in the same order, strings escaped and blobs encoded the same way), so their sinks
+/// send it.
+pub(crate) fn request_body(call: &Call) -> Vec<u8> {
+    let mut w = writer_for(call);
+    w.begin_object();
+    request(&mut w, call);
+    w.end_object();
+    w.into_bytes()
+}
+
+/// A writer sized for the call's payloads (base64 takes 4 bytes per 3) plus the names around
+/// them, so a 100-entry call is written without growing the buffer ten times.
+fn writer_for(call: &Call) -> JsonWriter {
+    let payloads: usize = call.entries.iter().map(|e| e.payload.len()).sum();
+    JsonWriter::with_capacity(payloads / 3 * 4 + call.entries.len() * 128 + 256)
 }
 
 /// The members of the request object.

@@ -14,6 +14,7 @@ mod json;
 mod line;
 
 pub use line::encode_line;
+pub(crate) use line::request_body;
 
 /// File name of the outbox inside its folder.
 pub const FILE_NAME: &str = "calls.jsonl";
