@@ -455,6 +455,34 @@ mod tests {
     }
 
     #[test]
+    fn tricky_inputs_agree_with_serde_json() {
+        for body in [
+            r#"{"payload":"\u0000\/\b\f\n\r\t\"\\"}"#,
+            r#"{"payload":"\uD834\uDD1E \uDBFF\uDFFF \uFFFF"}"#,
+            r#"{"payload":"\uD800\u0041"}"#,
+            r#"{"payload":"\uD800\n"}"#,
+            r#"{"payload":[1e-400,-0.0e+0,1E308,-1.7976931348623157e308,1.8e308]}"#,
+            r#"{"payload":123456789012345678901234567890}"#,
+            r#"{"payload":-9223372036854775809}"#,
+            r#"{"payload":{"":1,"_":2,"__":3,"a-b":4,"é":5}}"#,
+            "{\t\"payload\"\n:\r1 }",
+            r#"{"payload":[[[]],{},[{}]],"id":"\u00e9t\u00e9"}"#,
+            r#"{"payload":1,"topic":"a\/b","attributes":{"k":"\u0041"}}"#,
+            r#"{"payload":1,"timestamp":1.5}"#,
+            r#"{"payload":1,"timestamp":-0}"#,
+            r#"{"payload":1,"id":""}"#,
+            r#"{"payloadBase64":"aGk\u003d"}"#,
+            r#"{"payload":nul}"#,
+            r#"{"payload":truex}"#,
+            r#"{"payload":1 "id":"a"}"#,
+            r#"{"payload":"\uDFFF\uD800"}"#,
+            "{\"payload\":\"\u{7f}\u{80}\u{10ffff}\"}",
+        ] {
+            agrees(body).unwrap();
+        }
+    }
+
+    #[test]
     fn field_name_violations_match_the_serde_json_walk() {
         for payload in [
             r#"{"ok":1,"bad-name":2}"#,
