@@ -318,8 +318,10 @@ pub(crate) fn service_error(
     target: Target<'_>,
 ) -> CallError {
     let class = classify(code, Some(status));
+    // Without a code the SDK clients' error is an unhandled one, which keeps no message either
+    // (`…Error::unhandled`): the signed calls, which read both from the answer, drop it alike.
+    let detail = code.and(message).map(short).unwrap_or_default();
     let code = code.map_or_else(|| format!("HTTP{status}"), str::to_owned);
-    let detail = message.map(short).unwrap_or_default();
     let message = service_message(&code, status, &detail, target);
     CallError::new(class, code, message)
 }
@@ -463,5 +465,19 @@ mod tests {
         let m = service_message("NotFound", 404, "", t);
         assert!(m.contains("does not exist") && m.contains(t.name), "{m}");
         assert!(short(&"x".repeat(1000)).chars().count() <= 301);
+    }
+
+    #[test]
+    fn an_answer_without_a_code_shows_no_message() {
+        let t = Target {
+            action: "iot:Publish",
+            what: "MQTT topic",
+            name: "t",
+        };
+        let e = service_error(None, Some("Forbidden"), 403, t);
+        assert_eq!(e.code, "HTTP403");
+        assert!(!e.message.contains("Forbidden"), "{}", e.message);
+        let e = service_error(Some("AccessDeniedException"), Some("Forbidden"), 403, t);
+        assert!(e.message.ends_with("(Forbidden)"), "{}", e.message);
     }
 }
