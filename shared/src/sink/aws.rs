@@ -29,8 +29,8 @@ use super::{Call, CallError, CallReport, Entry, EntryFailure, ErrorClass, Sinks}
 /// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS`,
 /// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA`, `AWS_ENDPOINT_URL_FIREHOSE`, `AWS_ENDPOINT_URL_KINESIS`,
 /// `AWS_ENDPOINT_URL_EVENTBRIDGE` and `AWS_ENDPOINT_URL_SQS` are applied by the SDK itself when
-/// each client is built from this config (service ids "SNS", "IoT Data Plane", "Firehose",
-/// "Kinesis", "EventBridge", "SQS"), and read under the same service ids by the signed calls
+/// each client is built from this config (service ids "SNS", "Firehose", "Kinesis",
+/// "EventBridge", "SQS"), and read under the same service ids by the signed calls
 /// ("IoT Data Plane", "IoTAnalytics", "IoT Events Data"; `sink::signed_http`).
 pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
@@ -65,12 +65,6 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
             .retry_config(RetryConfig::disabled())
             .build(),
     );
-    // Device shadows; MQTT and fleet publishes go through `PublishSink` below.
-    let iot_data = aws_sdk_iotdataplane::Client::from_conf(
-        aws_sdk_iotdataplane::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
     let firehose = LazyClient::new(config, |c| {
         aws_sdk_firehose::Client::from_conf(
             aws_sdk_firehose::config::Builder::from(c)
@@ -100,14 +94,14 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         )
     });
     Sinks {
-        // IoT Analytics, IoT Events Data and IoT Core Publish are signed calls without the SDK
-        // orchestrator (sink::signed_http), on the credentials and connection pool the clients
-        // share.
+        // IoT Analytics, IoT Events Data, IoT Core Publish and device shadows are signed calls
+        // without the SDK orchestrator (sink::signed_http), on the credentials and connection
+        // pool the clients share.
         analytics: Arc::new(AnalyticsSink::new(config)),
         events: Arc::new(EventsSink::new(config)),
         sns: Arc::new(SnsSink::new(sns)),
         publish: Arc::new(PublishSink::new(config)),
-        shadow: Arc::new(ShadowSink::new(iot_data)),
+        shadow: Arc::new(ShadowSink::new(config)),
         firehose: Arc::new(FirehoseSink::new(firehose)),
         kinesis: Arc::new(KinesisSink::new(kinesis)),
         eventbridge: Arc::new(EventBridgeSink::new(eventbridge)),
