@@ -29,8 +29,8 @@ use super::{Call, CallError, CallReport, Entry, EntryFailure, ErrorClass, Sinks}
 /// `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL_IOT_DATA_PLANE`, `AWS_ENDPOINT_URL_IOTANALYTICS`,
 /// `AWS_ENDPOINT_URL_IOT_EVENTS_DATA`, `AWS_ENDPOINT_URL_FIREHOSE`, `AWS_ENDPOINT_URL_KINESIS`,
 /// `AWS_ENDPOINT_URL_EVENTBRIDGE` and `AWS_ENDPOINT_URL_SQS` are applied by the SDK itself when
-/// each client is built from this config (service ids "SNS", "IoT Data Plane", "Firehose",
-/// "Kinesis", "EventBridge", "SQS"), and read under the same service ids by the signed calls
+/// each client is built from this config (service ids "SNS", "Firehose", "Kinesis",
+/// "EventBridge", "SQS"), and read under the same service ids by the signed calls
 /// ("IoT Data Plane", "IoTAnalytics", "IoT Events Data"; `sink::signed_http`).
 pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
@@ -65,12 +65,6 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
             .retry_config(RetryConfig::disabled())
             .build(),
     );
-    // Device shadows; MQTT and fleet publishes go through `PublishSink` below.
-    let iot_data = aws_sdk_iotdataplane::Client::from_conf(
-        aws_sdk_iotdataplane::config::Builder::from(config)
-            .retry_config(RetryConfig::disabled())
-            .build(),
-    );
     let firehose = LazyClient::new(config, |c| {
         aws_sdk_firehose::Client::from_conf(
             aws_sdk_firehose::config::Builder::from(c)
@@ -100,14 +94,14 @@ pub fn aws_sinks(config: &SdkConfig) -> Sinks {
         )
     });
     Sinks {
-        // IoT Analytics, IoT Events Data and IoT Core Publish are signed calls without the SDK
-        // orchestrator (sink::signed_http), on the credentials and connection pool the clients
-        // share.
+        // IoT Analytics, IoT Events Data, IoT Core Publish and device shadows are signed calls
+        // without the SDK orchestrator (sink::signed_http), on the credentials and connection
+        // pool the clients share.
         analytics: Arc::new(AnalyticsSink::new(config)),
         events: Arc::new(EventsSink::new(config)),
         sns: Arc::new(SnsSink::new(sns)),
         publish: Arc::new(PublishSink::new(config)),
-        shadow: Arc::new(ShadowSink::new(iot_data)),
+        shadow: Arc::new(ShadowSink::new(config)),
         firehose: Arc::new(FirehoseSink::new(firehose)),
         kinesis: Arc::new(KinesisSink::new(kinesis)),
         eventbridge: Arc::new(EventBridgeSink::new(eventbridge)),
@@ -318,8 +312,10 @@ pub(crate) fn service_error(
     target: Target<'_>,
 ) -> CallError {
     let class = classify(code, Some(status));
+    // Without a code the SDK clients' error is an unhandled one, which keeps no message either
+    // (`…Error::unhandled`): the signed calls, which read both from the answer, drop it alike.
+    let detail = code.and(message).map(short).unwrap_or_default();
     let code = code.map_or_else(|| format!("HTTP{status}"), str::to_owned);
-    let detail = message.map(short).unwrap_or_default();
     let message = service_message(&code, status, &detail, target);
     CallError::new(class, code, message)
 }
@@ -463,5 +459,19 @@ mod tests {
         let m = service_message("NotFound", 404, "", t);
         assert!(m.contains("does not exist") && m.contains(t.name), "{m}");
         assert!(short(&"x".repeat(1000)).chars().count() <= 301);
+    }
+
+    #[test]
+    fn an_answer_without_a_code_shows_no_message() {
+        let t = Target {
+            action: "iot:Publish",
+            what: "MQTT topic",
+            name: "t",
+        };
+        let e = service_error(None, Some("Forbidden"), 403, t);
+        assert_eq!(e.code, "HTTP403");
+        assert!(!e.message.contains("Forbidden"), "{}", e.message);
+        let e = service_error(Some("AccessDeniedException"), Some("Forbidden"), 403, t);
+        assert!(e.message.ends_with("(Forbidden)"), "{}", e.message);
     }
 }

@@ -1,15 +1,16 @@
-//! SigV4-signed HTTP calls without the SDK's orchestrator: IoT Core `Publish`, made once per
-//! message, IoT Analytics and IoT Events Data `BatchPutMessage`, and the two reads made once per
-//! cold start, S3 `GetObject` (the routing table) and Secrets Manager `GetSecretValue` (the
-//! Alibaba AccessKey). The orchestrator's fixed cost per operation (layered configuration, a dozen
-//! interceptors, retry and telemetry bookkeeping) was most of the CPU a publish cost
-//! (BENCHMARKS.md, "CPU per downstream call"); the SDK crates of the two reads were over 2 MB of
-//! each binary for one call each, and those of IoT Analytics and IoT Events Data, whose last
-//! releases link older copies of four smithy crates, about 300 KB (BENCHMARKS.md, section 4 and
-//! budgets). Everything else is the SDK's own: credentials from the shared identity cache, the
-//! connection from the shared HTTP client, the signature from `aws-sigv4` with the settings the
-//! service's SDK client signs with. IoT's endpoint comes from its SDK endpoint resolver; the
-//! other services' from [`EndpointSettings`], the few rules of theirs these calls need.
+//! SigV4-signed HTTP calls without the SDK's orchestrator: IoT Core `Publish` and
+//! `UpdateThingShadow`, made once per message, IoT Analytics and IoT Events Data
+//! `BatchPutMessage`, and the two reads made once per cold start, S3 `GetObject` (the routing
+//! table) and Secrets Manager `GetSecretValue` (the Alibaba AccessKey). The orchestrator's fixed
+//! cost per operation (layered configuration, a dozen interceptors, retry and telemetry
+//! bookkeeping) was most of the CPU a publish cost (BENCHMARKS.md, "CPU per downstream call");
+//! the SDK crates of the two reads were over 2 MB of each binary for one call each, those of IoT
+//! Analytics and IoT Events Data, whose last releases link older copies of four smithy crates,
+//! about 300 KB, and the IoT data plane's, left with one operation, kept the binaries over their
+//! 8 MB budget (BENCHMARKS.md, section 4 and budgets). Everything else is the SDK's own:
+//! credentials from the shared identity cache, the connection from the shared HTTP client, the
+//! signature from `aws-sigv4` with the settings the service's SDK client signs with. Endpoints
+//! come from [`EndpointSettings`], the few rules of the services' SDK clients these calls need.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -46,7 +47,6 @@ use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::service_config::ServiceConfigKey;
 use bytes::Bytes;
-use futures::FutureExt as _;
 use serde::Deserialize;
 
 use super::aws::{
@@ -63,8 +63,6 @@ pub(crate) const USER_AGENT: &str = concat!("iot-fanout/", env!("CARGO_PKG_VERSI
 pub(crate) struct SignedHttp {
     /// The endpoint's URL without a trailing `/`; request paths are appended to it.
     base: String,
-    /// Headers the endpoint rules ask every request to carry.
-    endpoint_headers: Vec<(Cow<'static, str>, String)>,
     region: String,
     signing_name: &'static str,
     /// How the service wants requests signed (S3 differs from the SigV4 defaults).
@@ -246,45 +244,11 @@ impl Answer {
 }
 
 impl SignedHttp {
-    /// The IoT data plane (service id `IoT Data Plane`, signing name `iotdata`), reached exactly
-    /// as an `aws_sdk_iotdataplane::Client` built from `sdk` reaches it. The error says what is
-    /// missing (a region, credentials, an endpoint) when it cannot be reached at all.
+    /// The IoT data plane, reached and signed as `aws-sdk-iotdataplane` reached and signed
+    /// `Publish` and `UpdateThingShadow` ([`IOT_DATA`]). The error says what is missing (a
+    /// region, credentials, an endpoint) when it cannot be reached at all.
     pub(crate) fn iot_data(sdk: &SdkConfig) -> Result<SignedHttp, String> {
-        use aws_sdk_iotdataplane::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-
-        let region = sdk.region().ok_or(NO_REGION)?.to_string();
-        let params = Params::builder()
-            .region(region.clone())
-            .set_use_fips(sdk.use_fips())
-            .set_use_dual_stack(sdk.use_dual_stack())
-            .set_endpoint(endpoint_url(sdk, "IoT Data Plane"))
-            .build()
-            .map_err(|e| format!("IoT data plane endpoint: {e}"))?;
-        let resolver = DefaultResolver::new();
-        // The generated resolver evaluates its rules at once; its future is always ready.
-        let endpoint = resolver
-            .resolve_endpoint(&params)
-            .now_or_never()
-            .ok_or("the IoT data plane endpoint did not resolve at once")?
-            .map_err(|e| format!("IoT data plane endpoint: {e}"))?;
-        let base = endpoint.url().trim_end_matches('/').to_owned();
-        let endpoint_headers = endpoint
-            .headers()
-            .flat_map(|(name, values)| {
-                values.map(move |v| (Cow::Owned(name.to_owned()), v.to_owned()))
-            })
-            .collect();
-        SignedHttp::new(
-            sdk,
-            Service {
-                region,
-                base,
-                endpoint_headers,
-                signing_name: "iotdata",
-                settings: SigningSettings::default(),
-                resolver: resolver.into_shared_resolver(),
-            },
-        )
+        SignedHttp::standard(sdk, &IOT_DATA)
     }
 
     /// One S3 bucket (signing name `s3`): request paths are the object's key, `/`-prefixed and
@@ -292,8 +256,7 @@ impl SignedHttp {
     pub(crate) fn s3_bucket(sdk: &SdkConfig, bucket: &str) -> Result<SignedHttp, String> {
         let endpoint = EndpointSettings::from_sdk(sdk, "S3", "AWS_ENDPOINT_URL_S3")?;
         let base = endpoint.s3_bucket(bucket)?;
-        let service = Service::at(endpoint.region, base, "s3", s3_signing_settings());
-        SignedHttp::new(sdk, service)
+        SignedHttp::new(sdk, endpoint.region, base, "s3", s3_signing_settings())
     }
 
     /// IoT Analytics, reached and signed as `aws-sdk-iotanalytics` reached and signed
@@ -314,29 +277,28 @@ impl SignedHttp {
         SignedHttp::standard(sdk, &SECRETS_MANAGER)
     }
 
-    /// A service on the standard endpoint rules, signed with the SigV4 defaults.
-    fn standard(sdk: &SdkConfig, service: &Standard) -> Result<SignedHttp, String> {
+    /// A service signed with the SigV4 defaults, at the endpoint its SDK's rules give.
+    fn standard(sdk: &SdkConfig, service: &Service) -> Result<SignedHttp, String> {
         let endpoint = EndpointSettings::from_sdk(sdk, service.id, service.variable)?;
-        let base = endpoint.standard(service)?;
-        let service = Service::at(
+        let base = endpoint.url(service)?;
+        SignedHttp::new(
+            sdk,
             endpoint.region,
             base,
             service.signing_name,
             SigningSettings::default(),
-        );
-        SignedHttp::new(sdk, service)
+        )
     }
 
-    /// The credentials, HTTP client and timeouts of `sdk`, for `service`.
-    fn new(sdk: &SdkConfig, service: Service) -> Result<SignedHttp, String> {
-        let Service {
-            region,
-            base,
-            endpoint_headers,
-            signing_name,
-            settings,
-            resolver,
-        } = service;
+    /// The credentials, HTTP client and timeouts of `sdk`, for calls to `base` in `region`,
+    /// signed under `signing_name` with `settings`.
+    fn new(
+        sdk: &SdkConfig,
+        region: String,
+        base: String,
+        signing_name: &'static str,
+        settings: SigningSettings,
+    ) -> Result<SignedHttp, String> {
         let credentials = sdk
             .credentials_provider()
             .ok_or("no AWS credentials provider is configured")?;
@@ -357,7 +319,9 @@ impl SignedHttp {
             .with_auth_scheme(SigV4AuthScheme::new())
             .with_identity_resolver(SCHEME_ID, identity_resolver.clone())
             .with_identity_cache(Some(identity_cache.clone()))
-            .with_endpoint_resolver(Some(resolver))
+            .with_endpoint_resolver(Some(SharedEndpointResolver::new(
+                StaticUriEndpointResolver::uri(base.clone()),
+            )))
             .with_retry_strategy(Some(NeverRetryStrategy::new()))
             .with_http_client(Some(http_client.clone()))
             .with_time_source(sdk.time_source())
@@ -372,7 +336,6 @@ impl SignedHttp {
         let connector = http_client.http_connector(&connector_settings.build(), &components);
         Ok(SignedHttp {
             base,
-            endpoint_headers,
             region,
             signing_name,
             settings,
@@ -427,7 +390,6 @@ impl SignedHttp {
             body,
         } = request;
         let uri = format!("{}{path}", self.base);
-        headers.extend(self.endpoint_headers.iter().cloned());
         let identity = self
             .identity_cache
             .resolve_cached_identity(self.identity_resolver.clone(), &self.components, &self.bag)
@@ -517,85 +479,82 @@ impl SignedHttp {
     }
 }
 
-/// What [`SignedHttp::new`] needs to know of one service.
-struct Service {
-    region: String,
-    base: String,
-    endpoint_headers: Vec<(Cow<'static, str>, String)>,
-    signing_name: &'static str,
-    settings: SigningSettings,
-    resolver: SharedEndpointResolver,
-}
-
-impl Service {
-    /// A service at a fixed endpoint, `base`, with no endpoint headers.
-    fn at(
-        region: String,
-        base: String,
-        signing_name: &'static str,
-        settings: SigningSettings,
-    ) -> Service {
-        Service {
-            region,
-            resolver: SharedEndpointResolver::new(StaticUriEndpointResolver::uri(base.clone())),
-            base,
-            endpoint_headers: Vec::new(),
-            signing_name,
-            settings,
-        }
-    }
-}
-
 const NO_REGION: &str = "no AWS region is configured (set AWS_REGION)";
 
-/// A service whose SDK client takes its endpoint from the standard endpoint rules
-/// (`https://{host}.{region}.{DNS suffix}`, `{host}-fips.` with FIPS; [`EndpointSettings`]) and
-/// signs with the SigV4 defaults: its operations set `SigningOptions` to double URI encoding, a
-/// normalized path and no `x-amz-content-sha256`, which is [`SigningSettings::default`].
+/// A service whose SDK client signs with the SigV4 defaults: its operations set
+/// `SigningOptions` to double URI encoding, a normalized path and no `x-amz-content-sha256`,
+/// which is [`SigningSettings::default`].
 #[derive(Debug)]
-struct Standard {
+struct Service {
     /// The SDK's service id, which names the service's endpoint URL setting.
     id: &'static str,
     /// That setting's environment variable, for messages.
     variable: &'static str,
-    /// What comes before the region in the service's host names.
-    host: &'static str,
     signing_name: &'static str,
-    /// Whether its rules move dual-stack endpoints to the partition's dual-stack DNS suffix.
-    dual_stack_suffix: bool,
+    /// Where its SDK's endpoint rules send it.
+    rules: Rules,
 }
+
+/// The endpoint rules of one service's SDK client ([`EndpointSettings::url`]).
+#[derive(Debug)]
+enum Rules {
+    /// The standard rules: `https://{host}.{region}.{DNS suffix}`, `{host}-fips.` with FIPS.
+    Standard {
+        /// What comes before the region in the service's host names.
+        host: &'static str,
+        /// Whether they move dual-stack endpoints to the partition's dual-stack DNS suffix.
+        dual_stack_suffix: bool,
+    },
+    /// The IoT data plane's own ([`EndpointSettings::iot_data`]).
+    IotData,
+}
+
+/// As `aws-sdk-iotdataplane` 1.120 reached and signed it: service id `IoT Data Plane`, host
+/// `data-ats.iot` (with exceptions: [`EndpointSettings::iot_data`]), signing name `iotdata`.
+const IOT_DATA: Service = Service {
+    id: "IoT Data Plane",
+    variable: "AWS_ENDPOINT_URL_IOT_DATA_PLANE",
+    signing_name: "iotdata",
+    rules: Rules::IotData,
+};
 
 /// As `aws-sdk-iotanalytics` 1.94 (its last release) reaches and signs it: service id
 /// `IoTAnalytics`, host `iotanalytics`, signing name `iotanalytics`.
-const IOT_ANALYTICS: Standard = Standard {
+const IOT_ANALYTICS: Service = Service {
     id: "IoTAnalytics",
     variable: "AWS_ENDPOINT_URL_IOTANALYTICS",
-    host: "iotanalytics",
     signing_name: "iotanalytics",
-    dual_stack_suffix: true,
+    rules: Rules::Standard {
+        host: "iotanalytics",
+        dual_stack_suffix: true,
+    },
 };
 
 /// As `aws-sdk-ioteventsdata` 1.103 (its last release) reaches and signs it: service id
 /// `IoT Events Data`, host `data.iotevents` (FIPS `data.iotevents-fips`), signing name
 /// `ioteventsdata`.
-const IOT_EVENTS_DATA: Standard = Standard {
+const IOT_EVENTS_DATA: Service = Service {
     id: "IoT Events Data",
     variable: "AWS_ENDPOINT_URL_IOT_EVENTS_DATA",
-    host: "data.iotevents",
     signing_name: "ioteventsdata",
-    dual_stack_suffix: true,
+    rules: Rules::Standard {
+        host: "data.iotevents",
+        dual_stack_suffix: true,
+    },
 };
 
 /// As `aws-sdk-secretsmanager` 1.108 reached and signed it: service id `Secrets Manager`, host
 /// and signing name `secretsmanager`
 /// (<https://docs.aws.amazon.com/general/latest/gr/asm.html>). Its rules resolve dual-stack to
 /// the same host names, which answer over IPv6 as well.
-const SECRETS_MANAGER: Standard = Standard {
+const SECRETS_MANAGER: Service = Service {
     id: "Secrets Manager",
     variable: "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    host: "secretsmanager",
     signing_name: "secretsmanager",
-    dual_stack_suffix: false,
+    rules: Rules::Standard {
+        host: "secretsmanager",
+        dual_stack_suffix: false,
+    },
 };
 
 /// The DNS suffixes of one partition (the SDKs' `partitions.json`).
@@ -603,7 +562,70 @@ const SECRETS_MANAGER: Standard = Standard {
 struct Partition {
     dns_suffix: &'static str,
     dual_stack_dns_suffix: &'static str,
+    /// An ISO partition, where most services have suffixes and names of their own.
+    iso: bool,
 }
+
+/// The standard partition, `aws`, which also takes regions no other partition names.
+const AWS: Partition = Partition {
+    dns_suffix: "amazonaws.com",
+    dual_stack_dns_suffix: "api.aws",
+    iso: false,
+};
+
+/// The other partitions, by the prefix of their region names (the SDKs' `partitions.json`,
+/// version 1.1, as aws-sdk-iotdataplane 1.120 embeds it). GovCloud (`us-gov-`) has `aws`'s
+/// suffixes.
+const PARTITIONS: [(&str, Partition); 6] = [
+    (
+        "cn-",
+        Partition {
+            dns_suffix: "amazonaws.com.cn",
+            dual_stack_dns_suffix: "api.amazonwebservices.com.cn",
+            iso: false,
+        },
+    ),
+    (
+        "eusc-",
+        Partition {
+            dns_suffix: "amazonaws.eu",
+            dual_stack_dns_suffix: "api.amazonwebservices.eu",
+            iso: false,
+        },
+    ),
+    (
+        "us-iso-",
+        Partition {
+            dns_suffix: "c2s.ic.gov",
+            dual_stack_dns_suffix: "api.aws.ic.gov",
+            iso: true,
+        },
+    ),
+    (
+        "us-isob-",
+        Partition {
+            dns_suffix: "sc2s.sgov.gov",
+            dual_stack_dns_suffix: "api.aws.scloud",
+            iso: true,
+        },
+    ),
+    (
+        "us-isof-",
+        Partition {
+            dns_suffix: "csp.hci.ic.gov",
+            dual_stack_dns_suffix: "api.aws.hci.ic.gov",
+            iso: true,
+        },
+    ),
+    (
+        "eu-isoe-",
+        Partition {
+            dns_suffix: "cloud.adc-e.uk",
+            dual_stack_dns_suffix: "api.cloud-aws.adc-e.uk",
+            iso: true,
+        },
+    ),
+];
 
 /// S3 signs differently from the SigV4 defaults, as aws-sdk-s3 sets on every operation
 /// (`SigningOptions`: `content_sha256_header`, `normalize_uri_path = false`; its endpoint rules:
@@ -692,37 +714,27 @@ impl EndpointSettings {
     }
 
     /// The region's partition (the SDKs' `partitions.json`): `amazonaws.com.cn` in China,
-    /// `amazonaws.eu` in the European Sovereign Cloud, `amazonaws.com` in the standard and
-    /// GovCloud partitions and for regions not yet known, each with its dual-stack suffix. The ISO
-    /// partitions have suffixes and service names of their own: there the endpoint URL must be
-    /// set.
-    fn partition(&self) -> Result<Partition, String> {
-        let region = self.region.as_str();
-        if ["us-iso-", "us-isob-", "us-isof-", "eu-isoe-"]
+    /// `amazonaws.eu` in the European Sovereign Cloud, the ISO partitions' own, and
+    /// `amazonaws.com` in the standard and GovCloud partitions and for regions not yet known,
+    /// each with its dual-stack suffix.
+    fn partition(&self) -> Partition {
+        PARTITIONS
             .iter()
-            .any(|prefix| region.starts_with(prefix))
-        {
+            .find(|(prefix, _)| self.region.starts_with(prefix))
+            .map_or(AWS, |&(_, partition)| partition)
+    }
+
+    /// The region's partition for services on the standard rules and S3. The ISO partitions
+    /// name many services differently: there the endpoint URL must be set.
+    fn public_partition(&self) -> Result<Partition, String> {
+        let partition = self.partition();
+        if partition.iso {
             return Err(format!(
-                "the endpoints of region `{region}` are not built in: set {} to the endpoint URL",
-                self.variable
+                "the endpoints of region `{}` are not built in: set {} to the endpoint URL",
+                self.region, self.variable
             ));
         }
-        Ok(if region.starts_with("cn-") {
-            Partition {
-                dns_suffix: "amazonaws.com.cn",
-                dual_stack_dns_suffix: "api.amazonwebservices.com.cn",
-            }
-        } else if region.starts_with("eusc-") {
-            Partition {
-                dns_suffix: "amazonaws.eu",
-                dual_stack_dns_suffix: "api.amazonwebservices.eu",
-            }
-        } else {
-            Partition {
-                dns_suffix: "amazonaws.com",
-                dual_stack_dns_suffix: "api.aws",
-            }
-        })
+        Ok(partition)
     }
 
     /// The base URL of `bucket`, to which `/` and the encoded key are appended.
@@ -750,7 +762,11 @@ impl EndpointSettings {
             (false, true) => "s3.dualstack",
             (true, true) => "s3-fips.dualstack",
         };
-        let host = format!("{service}.{}.{}", self.region, self.partition()?.dns_suffix);
+        let host = format!(
+            "{service}.{}.{}",
+            self.region,
+            self.public_partition()?.dns_suffix
+        );
         Ok(if is_one_dns_label(bucket) {
             format!("https://{bucket}.{host}")
         } else {
@@ -761,27 +777,76 @@ impl EndpointSettings {
         })
     }
 
-    /// The endpoint of a service on the standard rules (the endpoint rules of
-    /// aws-sdk-iotanalytics 1.94, aws-sdk-ioteventsdata 1.103 and aws-sdk-secretsmanager 1.108):
-    /// the custom endpoint if one is set, else `https://{host}.{region}.{suffix}`, with
-    /// `{host}-fips` for FIPS and, where the service's rules say so, the partition's dual-stack
-    /// suffix for dual-stack (`iotanalytics-fips.us-east-1.api.aws`). Every partition these
-    /// rules know supports both.
-    fn standard(&self, service: &Standard) -> Result<String, String> {
+    /// The endpoint of `service`: the custom endpoint if one is set, else the one its rules
+    /// give.
+    fn url(&self, service: &Service) -> Result<String, String> {
         if let Some(custom) = &self.custom {
             return Ok(custom.clone());
         }
-        let partition = self.partition()?;
+        match service.rules {
+            Rules::Standard {
+                host,
+                dual_stack_suffix,
+            } => self.standard(host, dual_stack_suffix),
+            Rules::IotData => Ok(self.iot_data()),
+        }
+    }
+
+    /// The standard rules (those of aws-sdk-iotanalytics 1.94, aws-sdk-ioteventsdata 1.103 and
+    /// aws-sdk-secretsmanager 1.108): `https://{host}.{region}.{suffix}`, with `{host}-fips` for
+    /// FIPS and, where the service's rules say so (`dual_stack_suffix`), the partition's
+    /// dual-stack suffix for dual-stack (`iotanalytics-fips.us-east-1.api.aws`). Every
+    /// partition these rules know supports both.
+    fn standard(&self, host: &str, dual_stack_suffix: bool) -> Result<String, String> {
+        let partition = self.public_partition()?;
         let fips = if self.fips { "-fips" } else { "" };
-        let suffix = if self.dual_stack && service.dual_stack_suffix {
+        let suffix = if self.dual_stack && dual_stack_suffix {
             partition.dual_stack_dns_suffix
         } else {
             partition.dns_suffix
         };
-        Ok(format!(
-            "https://{}{fips}.{}.{suffix}",
-            service.host, self.region
-        ))
+        Ok(format!("https://{host}{fips}.{}.{suffix}", self.region))
+    }
+
+    /// The IoT data plane's rules (aws-sdk-iotdataplane 1.120): the ATS endpoint,
+    /// `https://data-ats.iot.{region}.{suffix}`, `data-ats.iot-fips.` with FIPS, on the
+    /// partition's dual-stack suffix with dual-stack, in every partition, ISO ones included;
+    /// but the older names the rules keep for cn-north-1 (`data.ats.iot.`) and for FIPS without
+    /// dual-stack in the seven regions that had FIPS endpoints first (`data.iot-fips.`).
+    fn iot_data(&self) -> String {
+        /// The regions of `https://data.iot-fips.{region}.amazonaws.com`.
+        const FIRST_FIPS: [&str; 7] = [
+            "ca-central-1",
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "us-gov-east-1",
+            "us-gov-west-1",
+        ];
+        let region = self.region.as_str();
+        let partition = self.partition();
+        match (self.fips, self.dual_stack) {
+            (true, true) => format!(
+                "https://data-ats.iot-fips.{region}.{}",
+                partition.dual_stack_dns_suffix
+            ),
+            (true, false) if FIRST_FIPS.contains(&region) => {
+                format!("https://data.iot-fips.{region}.amazonaws.com")
+            }
+            (true, false) => format!(
+                "https://data-ats.iot-fips.{region}.{}",
+                partition.dns_suffix
+            ),
+            (false, true) => format!(
+                "https://data-ats.iot.{region}.{}",
+                partition.dual_stack_dns_suffix
+            ),
+            (false, false) if region == "cn-north-1" => {
+                "https://data.ats.iot.cn-north-1.amazonaws.com.cn".to_owned()
+            }
+            (false, false) => format!("https://data-ats.iot.{region}.{}", partition.dns_suffix),
+        }
     }
 }
 
@@ -1258,11 +1323,11 @@ mod tests {
             "https://b-1.s3-fips.dualstack.us-east-2.amazonaws.com"
         );
         assert_eq!(
-            with(true, true).standard(&SECRETS_MANAGER).unwrap(),
+            with(true, true).url(&SECRETS_MANAGER).unwrap(),
             "https://secretsmanager-fips.us-east-2.amazonaws.com"
         );
         assert_eq!(
-            with(false, true).standard(&SECRETS_MANAGER).unwrap(),
+            with(false, true).url(&SECRETS_MANAGER).unwrap(),
             "https://secretsmanager.us-east-2.amazonaws.com"
         );
         let e = EndpointSettings {
@@ -1278,23 +1343,20 @@ mod tests {
     fn secrets_manager_has_one_endpoint_per_region() {
         assert_eq!(
             settings("eu-central-1", None)
-                .standard(&SECRETS_MANAGER)
+                .url(&SECRETS_MANAGER)
                 .unwrap(),
             "https://secretsmanager.eu-central-1.amazonaws.com"
         );
         assert_eq!(
             settings("cn-northwest-1", None)
-                .standard(&SECRETS_MANAGER)
+                .url(&SECRETS_MANAGER)
                 .unwrap(),
             "https://secretsmanager.cn-northwest-1.amazonaws.com.cn"
         );
         let moto = settings("us-east-1", Some("http://127.0.0.1:5000/"))
             .checked()
             .unwrap();
-        assert_eq!(
-            moto.standard(&SECRETS_MANAGER).unwrap(),
-            "http://127.0.0.1:5000"
-        );
+        assert_eq!(moto.url(&SECRETS_MANAGER).unwrap(), "http://127.0.0.1:5000");
     }
 
     /// The endpoint tests aws-sdk-iotanalytics 1.94 and aws-sdk-ioteventsdata 1.103 ship with
@@ -1364,37 +1426,188 @@ mod tests {
                 dual_stack,
                 ..settings(region, None)
             };
-            assert_eq!(
-                at.standard(&IOT_ANALYTICS).unwrap(),
-                format!("https://{host}")
-            );
+            assert_eq!(at.url(&IOT_ANALYTICS).unwrap(), format!("https://{host}"));
             // Same rules, another host.
             let events = host.replacen("iotanalytics", "data.iotevents", 1);
             assert_eq!(
-                at.standard(&IOT_EVENTS_DATA).unwrap(),
+                at.url(&IOT_EVENTS_DATA).unwrap(),
                 format!("https://{events}")
             );
         }
         assert_eq!(
             settings("eusc-de-east-1", None)
-                .standard(&IOT_EVENTS_DATA)
+                .url(&IOT_EVENTS_DATA)
                 .unwrap(),
             "https://data.iotevents.eusc-de-east-1.amazonaws.eu"
         );
         let stub = settings("us-east-1", Some("http://127.0.0.1:4000/"))
             .checked()
             .unwrap();
-        assert_eq!(
-            stub.standard(&IOT_ANALYTICS).unwrap(),
-            "http://127.0.0.1:4000"
-        );
+        assert_eq!(stub.url(&IOT_ANALYTICS).unwrap(), "http://127.0.0.1:4000");
         let e = EndpointSettings {
             variable: IOT_EVENTS_DATA.variable,
             ..settings("us-iso-east-1", None)
         }
-        .standard(&IOT_EVENTS_DATA)
+        .url(&IOT_EVENTS_DATA)
         .unwrap_err();
         assert!(e.contains("set AWS_ENDPOINT_URL_IOT_EVENTS_DATA"), "{e}");
+    }
+
+    /// Every endpoint test aws-sdk-iotdataplane 1.120 ships with (`config/endpoint.rs`); before
+    /// the crate was removed, these rules also gave the SDK resolver's answer for each of 27
+    /// regions (every partition, regions not yet known) with and without FIPS and dual-stack.
+    #[test]
+    fn the_iot_data_plane_resolves_as_its_sdk_rules() {
+        let ats = |region: &str| format!("data-ats.iot.{region}.amazonaws.com");
+        let mut cases: Vec<(&str, bool, bool, String)> = [
+            "ap-east-1",
+            "ap-northeast-1",
+            "ap-northeast-2",
+            "ap-south-1",
+            "ap-southeast-1",
+            "ap-southeast-2",
+            "ca-central-1",
+            "eu-central-1",
+            "eu-north-1",
+            "eu-west-1",
+            "eu-west-2",
+            "eu-west-3",
+            "me-south-1",
+            "sa-east-1",
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "us-gov-east-1",
+            "us-gov-west-1",
+        ]
+        .into_iter()
+        .map(|region| (region, false, false, ats(region)))
+        .collect();
+        for region in [
+            "ca-central-1",
+            "us-east-1",
+            "us-east-2",
+            "us-west-1",
+            "us-west-2",
+            "us-gov-east-1",
+            "us-gov-west-1",
+        ] {
+            cases.push((
+                region,
+                true,
+                false,
+                format!("data.iot-fips.{region}.amazonaws.com"),
+            ));
+        }
+        for (region, fips, dual_stack, host) in [
+            (
+                "us-east-1",
+                true,
+                true,
+                "data-ats.iot-fips.us-east-1.api.aws",
+            ),
+            ("us-east-1", false, true, "data-ats.iot.us-east-1.api.aws"),
+            (
+                "cn-north-1",
+                false,
+                false,
+                "data.ats.iot.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-northwest-1",
+                false,
+                false,
+                "data-ats.iot.cn-northwest-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-north-1",
+                true,
+                true,
+                "data-ats.iot-fips.cn-north-1.api.amazonwebservices.com.cn",
+            ),
+            (
+                "cn-north-1",
+                true,
+                false,
+                "data-ats.iot-fips.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-north-1",
+                false,
+                true,
+                "data-ats.iot.cn-north-1.api.amazonwebservices.com.cn",
+            ),
+            (
+                "us-gov-east-1",
+                true,
+                true,
+                "data-ats.iot-fips.us-gov-east-1.api.aws",
+            ),
+            (
+                "us-gov-east-1",
+                false,
+                true,
+                "data-ats.iot.us-gov-east-1.api.aws",
+            ),
+            (
+                "us-iso-east-1",
+                true,
+                false,
+                "data-ats.iot-fips.us-iso-east-1.c2s.ic.gov",
+            ),
+            (
+                "us-iso-east-1",
+                false,
+                false,
+                "data-ats.iot.us-iso-east-1.c2s.ic.gov",
+            ),
+            (
+                "us-isob-east-1",
+                true,
+                false,
+                "data-ats.iot-fips.us-isob-east-1.sc2s.sgov.gov",
+            ),
+            (
+                "us-isob-east-1",
+                false,
+                false,
+                "data-ats.iot.us-isob-east-1.sc2s.sgov.gov",
+            ),
+        ] {
+            cases.push((region, fips, dual_stack, host.to_owned()));
+        }
+        for (region, fips, dual_stack, host) in cases {
+            let at = EndpointSettings {
+                fips,
+                dual_stack,
+                ..settings(region, None)
+            };
+            assert_eq!(
+                at.url(&IOT_DATA).unwrap(),
+                format!("https://{host}"),
+                "{region} fips={fips} dual_stack={dual_stack}"
+            );
+        }
+        let custom = settings("us-east-1", Some("https://example.com"))
+            .checked()
+            .unwrap();
+        assert_eq!(custom.url(&IOT_DATA).unwrap(), "https://example.com");
+        // "Invalid Configuration: FIPS and custom endpoint are not supported", and the same for
+        // dual-stack.
+        for (fips, dual_stack) in [(true, false), (false, true)] {
+            let e = EndpointSettings {
+                fips,
+                dual_stack,
+                ..settings("us-east-1", Some("https://example.com"))
+            }
+            .checked()
+            .unwrap_err();
+            assert!(
+                e.contains("cannot be combined with FIPS or dual-stack"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
@@ -1405,7 +1618,7 @@ mod tests {
         assert!(e.contains("set AWS_ENDPOINT_URL_S3"), "{e}");
         assert!(
             settings("eu-isoe-west-1", None)
-                .standard(&SECRETS_MANAGER)
+                .url(&SECRETS_MANAGER)
                 .is_err()
         );
         for region in ["", "us-east-1/x", "-a", "us east", "a.b"] {
@@ -1683,19 +1896,68 @@ mod tests {
                 .unwrap();
             let seen = &stand_in.seen()[0];
             assert_eq!(seen.uri, uri);
-            assert_eq!(seen.header("x-amz-content-sha256"), None);
-            let authorization = seen.header("authorization").unwrap();
-            assert_eq!(authorization, expected);
-            let mut options = aws_runtime::auth::SigningOptions::default();
-            options.double_uri_encode = true;
-            options.content_sha256_header = false;
-            options.normalize_uri_path = true;
-            assert_eq!(authorization, sdk_authorization(&service, seen, options));
             // S3's options would sign it differently: the comparison can tell.
             let mut s3 = aws_runtime::auth::SigningOptions::default();
             s3.content_sha256_header = true;
-            assert_ne!(authorization, sdk_authorization(&service, seen, s3));
+            assert_signed_with_the_defaults(&service, seen, expected, s3);
         }
+    }
+
+    /// `seen`, sent by `service`, carries the `expected` signature, which is also what the SDK's
+    /// signer gives under the options the SDKs' operations set for the SigV4 defaults (double
+    /// URI encoding, a normalized path, no `x-amz-content-sha256`), and not what `other` gives.
+    fn assert_signed_with_the_defaults(
+        service: &SignedHttp,
+        seen: &Seen,
+        expected: &str,
+        other: aws_runtime::auth::SigningOptions,
+    ) {
+        assert_eq!(seen.header("x-amz-content-sha256"), None);
+        let authorization = seen.header("authorization").unwrap();
+        assert_eq!(authorization, expected);
+        let mut options = aws_runtime::auth::SigningOptions::default();
+        options.double_uri_encode = true;
+        options.content_sha256_header = false;
+        options.normalize_uri_path = true;
+        assert_eq!(authorization, sdk_authorization(service, seen, options));
+        assert_ne!(authorization, sdk_authorization(service, seen, other));
+    }
+
+    /// IoT data plane calls are signed as aws-sdk-iotdataplane 1.120 signed `UpdateThingShadow`
+    /// and `Publish`: under `iotdata`, with the SigV4 defaults its operations set (double URI
+    /// encoding, which an encoded thing name shows, a normalized path, no
+    /// `x-amz-content-sha256`). The signature is kept too.
+    #[tokio::test]
+    async fn iot_data_calls_are_signed_as_their_sdk_signed() {
+        let stand_in = StandIn::new([Reply::status(200, "{}")]);
+        let iot_data = SignedHttp::iot_data(&stand_in.sdk_config("eu-west-1", None)).unwrap();
+        let path = "/things/plant%201%2Fpump%233%3F%C3%BC%3Ax/shadow\
+                    ?name=a%20b%2Fc%3Fd%3De%26f%2B%C3%BC~%2A%27%28%29%21%24%2C%3B%40%25";
+        let body = Bytes::from_static(b"\x00\xff");
+        iot_data
+            .send(Unsigned::post(
+                path.to_owned(),
+                "application/octet-stream",
+                body,
+            ))
+            .await
+            .unwrap();
+        let seen = &stand_in.seen()[0];
+        assert_eq!(
+            seen.uri,
+            format!("https://data-ats.iot.eu-west-1.amazonaws.com{path}")
+        );
+        // Single encoding (S3's) would sign it differently: the comparison can tell.
+        let mut single = aws_runtime::auth::SigningOptions::default();
+        single.double_uri_encode = false;
+        assert_signed_with_the_defaults(
+            &iot_data,
+            seen,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/eu-west-1/iotdata/aws4_request, \
+             SignedHeaders=content-length;content-type;host;x-amz-date, \
+             Signature=61e2c8c0e8f5c6e6808554af09c548a4ee768b408503594a1bf6b2ab7bdb180a",
+            single,
+        );
     }
 
     #[tokio::test]

@@ -233,6 +233,17 @@ pub async fn create_thing(base: &str, name: &str) {
     assert_eq!(status, 200, "CreateThing {name}: {body}");
 }
 
+/// A thing's shadow document, classic or named `shadow` (unreserved characters), read through
+/// the IoT data plane's REST API (`GET /things/{thing}/shadow?name=`, `GetThingShadow`).
+#[allow(clippy::expect_used)]
+pub async fn get_shadow(base: &str, thing: &str, shadow: Option<&str>) -> serde_json::Value {
+    let query = shadow.map_or_else(String::new, |name| format!("?name={name}"));
+    let path = format!("/things/{thing}/shadow{query}");
+    let (status, body) = http(base, "GET", &path, Some("iotdata"), b"").await;
+    assert_eq!(status, 200, "GetThingShadow {path}: {body}");
+    serde_json::from_str(&body).expect("GetThingShadow answers with the document")
+}
+
 /// Turns moto's request recorder on (idempotent; safe when tests share the server).
 pub async fn start_recording(base: &str) {
     let (status, body) = http(
