@@ -81,11 +81,16 @@ impl JsonPayload {
                     MessageError::field("payload", json_error(&e))
                 }
             })?;
-        Ok(JsonPayload {
+        Ok(JsonPayload::checked(text, state.violation.into_inner()))
+    }
+
+    /// A payload whose text was checked, with the first field-name rule it breaks.
+    fn checked(text: &str, field_names: Option<FieldNameViolation>) -> JsonPayload {
+        JsonPayload {
             raw: Arc::from(text),
             value: OnceLock::new(),
-            field_names: state.violation.into_inner().map(Box::new),
-        })
+            field_names: field_names.map(Box::new),
+        }
     }
 
     /// The exact text the producer sent.
@@ -558,11 +563,7 @@ fn decode_json_payload(
         });
     }
     match field_names {
-        Some(field_names) => Ok(Payload::Json(JsonPayload {
-            raw: Arc::from(text),
-            value: OnceLock::new(),
-            field_names: field_names.map(Box::new),
-        })),
+        Some(field_names) => Ok(Payload::Json(JsonPayload::checked(text, field_names))),
         None => JsonPayload::parse(text).map(Payload::Json),
     }
 }
