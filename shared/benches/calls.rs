@@ -187,7 +187,7 @@ fn entry(i: usize, params: EntryParams) -> Entry {
         target: 0,
         id: format!("m-{i:06}"),
         size: payload.len(),
-        payload,
+        payload: payload.into(),
         timestamp: None,
         params,
     }

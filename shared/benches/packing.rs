@@ -13,7 +13,7 @@ use fanout::destination::{
     Destination, DetailMode, EntryParams, EventBridgeParams, FirehoseParams, Kind, KinesisParams,
     SnsParams, SqsParams,
 };
-use fanout::sink::Entry;
+use fanout::sink::{Body, Entry};
 
 const N: usize = 10_000;
 /// Devices behind the keyed destinations (SNS FIFO groups use 7, as before).
@@ -63,7 +63,7 @@ fn entries(max_size: usize, seed: u64, kind: Kind) -> Vec<Entry> {
                 message: i,
                 target: 0,
                 id: format!("m-{i}"),
-                payload: Arc::from(vec![b'x'; size]),
+                payload: Body::from(vec![b'x'; size]),
                 timestamp: None,
                 params: params(kind, i),
                 size,

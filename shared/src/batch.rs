@@ -332,6 +332,7 @@ fn bound(limits: &CallLimits, sizes: impl Iterator<Item = usize>) -> usize {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use crate::sink::Body;
     use std::sync::Arc;
 
     use proptest::prelude::*;
@@ -344,7 +345,7 @@ mod tests {
             message,
             target: 0,
             id: format!("id-{message}"),
-            payload: Arc::from(vec![b'x'; 0]),
+            payload: Body::from(Vec::new()),
             timestamp: None,
             params: EntryParams::Sns(Arc::new(SnsParams {
                 group_id: group.map(str::to_owned),

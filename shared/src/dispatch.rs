@@ -360,6 +360,7 @@ fn append_reason(r: &mut EntryResult, note: &str) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use crate::sink::Body;
     use std::sync::Mutex as StdMutex;
 
     use futures::future::BoxFuture;
@@ -428,7 +429,7 @@ mod tests {
             message,
             target: 0,
             id: format!("e{message}"),
-            payload: Arc::from(&b"{}"[..]),
+            payload: Body::from(&b"{}"[..]),
             timestamp: None,
             params: EntryParams::Sns(Arc::new(SnsParams {
                 group_id: group.map(str::to_owned),

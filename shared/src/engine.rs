@@ -18,7 +18,7 @@ use crate::metrics;
 use crate::outcome::{DROPPED, Outcome, Report, Status, TargetOutcome, TargetStatus};
 use crate::routes::{Routed, RoutingTable};
 use crate::routes_source::{LiveTable, LoadedTable};
-use crate::sink::{Entry, Sinks};
+use crate::sink::{Body, Entry, Sinks};
 use crate::validate::{self, ContractLimits};
 
 /// One message as the trigger delivered it.
@@ -359,8 +359,11 @@ impl Engine {
                 target: Some(target.label().into_owned()),
             });
         }
+        // The payload as one body for every target that sends it unchanged, so a form of it
+        // written for one (its base64, its JSON string) is made once.
+        let mut body = None;
         for (position, target) in targets.iter().enumerate() {
-            let entry = build_entry(index_in_batch, position, msg, target);
+            let entry = build_entry(index_in_batch, position, msg, target, &mut body);
             let slot = match index.get(&target.destination) {
                 Some(&slot) => slot,
                 None => {
@@ -673,7 +676,13 @@ fn log_outcomes(report: &Report) {
 }
 
 /// The entry one message contributes to one target's call.
-fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &Target) -> Entry {
+fn build_entry(
+    index_in_batch: usize,
+    position: usize,
+    msg: &Message,
+    target: &Target,
+    body: &mut Option<Body>,
+) -> Entry {
     let kind = target.destination.kind();
     let id = match kind {
         Kind::Analytics | Kind::Events | Kind::Sns | Kind::Sqs => {
@@ -690,13 +699,13 @@ fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &T
     // SNS and SQS messages are text: JSON payloads go as they are (sharing the message's
     // buffer), binary ones as base64. Firehose records carry their delimiter, EventBridge
     // entries their Detail.
-    let payload: Arc<[u8]> = match (&msg.payload, &target.params) {
+    let payload = match (&msg.payload, &target.params) {
         (Payload::Binary(_), EntryParams::Sns(_) | EntryParams::Sqs(_)) => {
-            Arc::from(validate::sns_body(&msg.payload))
+            Body::from(validate::sns_body(&msg.payload).into_owned())
         }
-        (_, EntryParams::Firehose(p)) => firehose_record(&msg.payload, p),
-        (_, EntryParams::EventBridge(p)) => Arc::from(validate::eventbridge_detail(msg, p.detail)),
-        _ => msg.payload.shared_bytes(),
+        (_, EntryParams::Firehose(p)) => Body::from(firehose_record(&msg.payload, p)),
+        (_, EntryParams::EventBridge(p)) => Body::from(validate::eventbridge_detail(msg, p.detail)),
+        _ => body.get_or_insert_with(|| msg.payload.body()).clone(),
     };
     let size = match &target.params {
         EntryParams::Sns(p) => payload.len() + p.attributes.iter().map(|a| a.size()).sum::<usize>(),
@@ -723,7 +732,7 @@ fn build_entry(index_in_batch: usize, position: usize, msg: &Message, target: &T
 /// as whitespace between tokens (JSON strings cannot hold raw control characters), so with a
 /// line-break delimiter they become spaces: each record stays one line of newline-delimited
 /// JSON, and means the same.
-fn firehose_record(payload: &Payload, params: &FirehoseParams) -> Arc<[u8]> {
+fn firehose_record(payload: &Payload, params: &FirehoseParams) -> Vec<u8> {
     let json = matches!(payload, Payload::Json(_));
     let delimiter = params.delimiter_for(json).as_bytes();
     let breaks_lines = delimiter.iter().any(|b| matches!(b, b'\n' | b'\r'));
@@ -733,7 +742,7 @@ fn firehose_record(payload: &Payload, params: &FirehoseParams) -> Arc<[u8]> {
         other => other,
     }));
     record.extend_from_slice(delimiter);
-    Arc::from(record)
+    record
 }
 
 /// Lambda's longest timeout (900 s): the budget when no usable deadline is given.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::sink::Body;
 use crate::validate::Path;
 use crate::validate::analytics::{FieldKey, FieldNameViolation, case_duplicate, field_name_rule};
 
@@ -251,11 +252,12 @@ impl Payload {
         }
     }
 
-    /// The bytes as a shared buffer, so every target of a message reuses one allocation.
-    pub fn shared_bytes(&self) -> Arc<[u8]> {
+    /// The bytes as an entry body on the message's own buffer (no copy); a JSON payload is
+    /// known to be text.
+    pub fn body(&self) -> Body {
         match self {
-            Payload::Json(json) => Arc::<[u8]>::from(Arc::clone(&json.raw)),
-            Payload::Binary(bytes) => Arc::clone(bytes),
+            Payload::Json(json) => Body::from(Arc::clone(&json.raw)),
+            Payload::Binary(bytes) => Body::from(Arc::clone(bytes)),
         }
     }
 

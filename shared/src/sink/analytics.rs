@@ -170,7 +170,7 @@ fn map_errors(call: &Call, errors: &[ErrorEntry]) -> Vec<EntryFailure> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
-    use std::sync::Arc;
+    use crate::sink::Body;
 
     use super::*;
     use crate::destination::EntryParams;
@@ -182,7 +182,7 @@ mod tests {
             message: 0,
             target: 0,
             id: id.to_owned(),
-            payload: Arc::from(payload),
+            payload: Body::from(payload),
             timestamp: None,
             params: EntryParams::Analytics,
             size: payload.len(),

@@ -32,8 +32,10 @@ impl EventBridgeSink {
                 return Err("the entry has no Source or DetailType".to_owned());
             };
             // The Detail is built as JSON text when the entry is.
-            let detail = std::str::from_utf8(&e.payload)
-                .map_err(|_| "the event Detail is not UTF-8 text".to_owned())?;
+            let detail = e
+                .payload
+                .text()
+                .ok_or_else(|| "the event Detail is not UTF-8 text".to_owned())?;
             Ok(PutEventsRequestEntry::builder()
                 .event_bus_name(event_bus)
                 .source(&p.source)

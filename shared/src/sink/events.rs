@@ -49,7 +49,7 @@ impl Sink for EventsSink {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
-    use std::sync::Arc;
+    use crate::sink::Body;
 
     use super::*;
     use crate::destination::EntryParams;
@@ -61,7 +61,7 @@ mod tests {
             message: 0,
             target: 0,
             id: id.to_owned(),
-            payload: Arc::from(payload),
+            payload: Body::from(payload),
             timestamp,
             params: EntryParams::Events,
             size: payload.len(),

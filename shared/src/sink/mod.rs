@@ -3,6 +3,7 @@
 pub mod alibaba;
 pub mod analytics;
 pub mod aws;
+mod body;
 pub mod eventbridge;
 pub mod events;
 pub mod firehose;
@@ -23,6 +24,8 @@ use serde::Serialize;
 
 use crate::destination::{Destination, EntryParams, Kind};
 
+pub use body::Body;
+
 /// One downstream call: a destination and the entries packed for it, within its limits.
 #[derive(Debug, Clone)]
 pub struct Call {
@@ -42,7 +45,7 @@ pub struct Entry {
     /// deduplication ids).
     pub id: String,
     /// Bytes sent as the message body.
-    pub payload: Arc<[u8]>,
+    pub payload: Body,
     pub timestamp: Option<i64>,
     pub params: EntryParams,
     /// Bytes this entry counts toward its destination's per-call byte limit.

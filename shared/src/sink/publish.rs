@@ -4,7 +4,6 @@
 //! ([`super::signed_http`]: one call per message made the orchestrator most of the cost).
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_smithy_http::label::{self, EncodingStrategy};
@@ -16,7 +15,7 @@ use futures::future::BoxFuture;
 
 use super::aws::{Target, construction_failure, send_each, wrong_destination};
 use super::signed_http::{SignedHttp, Unsigned};
-use super::{Call, CallError, CallReport, Entry, Sink};
+use super::{Body, Call, CallError, CallReport, Entry, Sink};
 use crate::destination::{Destination, EntryParams, PublishParams};
 
 #[derive(Debug)]
@@ -74,7 +73,7 @@ impl Sink for PublishSink {
 fn publish_request(
     topic: &str,
     params: &PublishParams,
-    payload: &Arc<[u8]>,
+    payload: &Body,
 ) -> Result<Unsigned, &'static str> {
     if topic.is_empty() {
         return Err("the topic is empty");
@@ -96,7 +95,7 @@ fn publish_request(
         query.push_kv("messageExpiry", &expiry.to_string());
     }
     // Shares the entry's bytes: no copy per publish.
-    let body = Bytes::from_owner(Arc::clone(payload));
+    let body = Bytes::from_owner(payload.clone());
     let mut request = Unsigned::post(path, "application/octet-stream", body);
     let header = |name: &'static str, value: String| (Cow::Borrowed(name), value);
     let headers = &mut request.headers;
@@ -134,7 +133,7 @@ mod tests {
             message_expiry: Some(60),
             ..PublishParams::default()
         };
-        let r = publish_request("plant1/line 3/temp+°C", &params, &Arc::from(&b"{}"[..])).unwrap();
+        let r = publish_request("plant1/line 3/temp+°C", &params, &Body::from(&b"{}"[..])).unwrap();
         assert_eq!(
             r.path,
             "/topics/plant1%2Fline%203%2Ftemp%2B%C2%B0C?qos=1&retain=false\
@@ -153,7 +152,7 @@ mod tests {
             correlation_data: Some("Y29yci0x".into()),
             ..PublishParams::default()
         };
-        let r = publish_request("t", &params, &Arc::from(&b"hello"[..])).unwrap();
+        let r = publish_request("t", &params, &Body::from(&b"hello"[..])).unwrap();
         let header = |name: &str| {
             r.headers
                 .iter()
@@ -175,7 +174,7 @@ mod tests {
 
     #[test]
     fn an_empty_topic_is_refused_before_sending() {
-        let payload = Arc::from(&b"x"[..]);
+        let payload = Body::from(&b"x"[..]);
         assert!(publish_request("", &PublishParams::default(), &payload).is_err());
     }
 }

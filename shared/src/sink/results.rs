@@ -176,7 +176,7 @@ pub(crate) fn by_entry_id<'a>(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::Arc;
+    use crate::sink::Body;
 
     use super::*;
     use crate::destination::{Destination, EntryParams};
@@ -190,7 +190,7 @@ mod tests {
                     message: i,
                     target: 0,
                     id: format!("m{i}"),
-                    payload: Arc::from(&b"x"[..]),
+                    payload: Body::from(&b"x"[..]),
                     timestamp: None,
                     params: EntryParams::Analytics,
                     size: 1,

@@ -3,8 +3,6 @@
 //! request is the one `aws_sdk_iotdataplane`'s `UpdateThingShadow` sent, signed and sent without
 //! the SDK ([`super::signed_http`]), as IoT Core publishes are.
 
-use std::sync::Arc;
-
 use aws_config::SdkConfig;
 use aws_smithy_http::label::{self, EncodingStrategy};
 use aws_smithy_http::query;
@@ -13,7 +11,7 @@ use futures::future::BoxFuture;
 
 use super::aws::{Target, construction_failure, send_each, wrong_destination};
 use super::signed_http::{SignedHttp, Unsigned};
-use super::{Call, CallError, CallReport, Entry, Sink};
+use super::{Body, Call, CallError, CallReport, Entry, Sink};
 use crate::destination::Destination;
 
 #[derive(Debug)]
@@ -75,7 +73,7 @@ impl Sink for ShadowSink {
 fn update_request(
     thing: &str,
     shadow: Option<&str>,
-    payload: &Arc<[u8]>,
+    payload: &Body,
 ) -> Result<Unsigned, &'static str> {
     // The SDK refused an empty label before sending ("cannot be empty or unset").
     if thing.is_empty() {
@@ -89,7 +87,7 @@ fn update_request(
         query::Writer::new(&mut path).push_kv("name", &query::fmt_string(shadow));
     }
     // Shares the entry's bytes: no copy per update.
-    let body = Bytes::from_owner(Arc::clone(payload));
+    let body = Bytes::from_owner(payload.clone());
     Ok(Unsigned::post(path, "application/octet-stream", body))
 }
 
@@ -111,7 +109,7 @@ mod tests {
                 message: 0,
                 target: 0,
                 id: "m0".into(),
-                payload: Arc::from(payload),
+                payload: Body::from(payload),
                 timestamp: None,
                 params: EntryParams::Shadow,
                 size: payload.len(),

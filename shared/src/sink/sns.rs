@@ -178,8 +178,10 @@ fn request_entry(
         _ => default,
     };
     // SNS messages are text: validation turns binary payloads into base64 before this point.
-    let message = std::str::from_utf8(&entry.payload)
-        .map_err(|_| "the SNS message is not UTF-8 text".to_owned())?;
+    let message = entry
+        .payload
+        .text()
+        .ok_or_else(|| "the SNS message is not UTF-8 text".to_owned())?;
     let mut attributes = HashMap::with_capacity(params.attributes.len());
     for a in &params.attributes {
         let value = MessageAttributeValue::builder().data_type(&a.data_type);

@@ -86,8 +86,10 @@ fn request_entry(
         return Err("the entry has no SQS parameters".to_owned());
     };
     // SQS messages are text: validation turns binary payloads into base64 before this point.
-    let body = std::str::from_utf8(&entry.payload)
-        .map_err(|_| "the SQS message body is not UTF-8 text".to_owned())?;
+    let body = entry
+        .payload
+        .text()
+        .ok_or_else(|| "the SQS message body is not UTF-8 text".to_owned())?;
     let mut attributes = HashMap::with_capacity(params.attributes.len());
     for a in &params.attributes {
         let value = MessageAttributeValue::builder().data_type(&a.data_type);

@@ -7,7 +7,6 @@ pub mod appconfig;
 pub mod moto;
 pub mod stub;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +14,7 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_sns::config::Credentials;
 use fanout::destination::{Destination, EntryParams};
 use fanout::dispatch::{DispatchOptions, RetryPolicy};
-use fanout::sink::{Call, Entry};
+use fanout::sink::{Body, Call, Entry};
 use tokio::time::Instant;
 
 /// SDK config with static test credentials, region us-east-1 and every service at `endpoint`.
@@ -46,7 +45,7 @@ pub fn entry(message: usize, id: &str, payload: &[u8], params: EntryParams) -> E
         message,
         target: 0,
         id: id.to_owned(),
-        payload: Arc::from(payload),
+        payload: Body::from(payload),
         timestamp: None,
         params,
         size: payload.len(),

@@ -7,6 +7,7 @@
 //! (BENCHMARKS.md, section 9).
 
 use crate::json_string::{needs_escape_byte, next_escape};
+use crate::sink::Body;
 
 /// One JSON text being written. Commas are placed by the writer: a value or key after another
 /// member of the same object or array gets one.
@@ -102,6 +103,39 @@ impl JsonWriter {
         self.out.push(b'"');
     }
 
+    /// A body in base64. A body other entries share (a message sent to IoT Analytics and IoT
+    /// Events) is encoded once, then copied.
+    pub(super) fn body_base64(&mut self, body: &Body) {
+        if !body.is_shared() {
+            return self.base64(body);
+        }
+        let encoded = body.base64(|| base64_simd::STANDARD.encode_type::<Vec<u8>>(body));
+        self.separate();
+        self.out.push(b'"');
+        self.out.extend_from_slice(encoded);
+        self.out.push(b'"');
+    }
+
+    /// A body as a JSON string, when it is UTF-8 text; nothing is written otherwise. A body other
+    /// entries share (a message sent to SNS and to an MQTT topic) is escaped once, then copied.
+    pub(super) fn body_str(&mut self, body: &Body) -> bool {
+        let Some(text) = body.text() else {
+            return false;
+        };
+        self.separate();
+        if body.is_shared() {
+            let escaped = body.json_string(|| {
+                let mut out = Vec::new();
+                escape_into(&mut out, text);
+                out
+            });
+            self.out.extend_from_slice(escaped);
+        } else {
+            escape_into(&mut self.out, text);
+        }
+        true
+    }
+
     /// `"name":"value"`.
     pub(super) fn str_member(&mut self, name: &'static str, value: &str) {
         self.key(name);
@@ -182,6 +216,8 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
     use proptest::prelude::*;
 
     use super::*;
@@ -251,6 +287,36 @@ mod tests {
             ).prop_map(String::from_iter)
         ) {
             prop_assert_eq!(escaped(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn a_shared_body_is_written_as_an_unshared_one(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            text in any::<String>(),
+        ) {
+            for body in [Body::from(bytes.clone()), Body::from(std::sync::Arc::<str>::from(text.as_str()))] {
+                let write = |body: &Body| {
+                    let mut w = JsonWriter::with_capacity(0);
+                    w.begin_array();
+                    let is_text = w.body_str(body);
+                    w.body_base64(body);
+                    w.end_array();
+                    (is_text, w.into_bytes())
+                };
+                let alone = write(&body);
+                let other = body.clone();
+                // Twice while shared: the first fills the kept forms, the second copies them.
+                prop_assert_eq!(&write(&body), &alone);
+                prop_assert_eq!(&write(&other), &alone);
+                let (is_text, line) = alone;
+                let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                let expected = match std::str::from_utf8(&body) {
+                    Ok(text) => serde_json::json!([text, BASE64.encode(&*body)]),
+                    Err(_) => serde_json::json!([BASE64.encode(&*body)]),
+                };
+                prop_assert_eq!(is_text, body.text().is_some());
+                prop_assert_eq!(value, expected);
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use super::json::JsonWriter;
 use crate::destination::{Destination, EntryParams, PublishParams, SnsAttribute, SnsParams};
-use crate::sink::{Call, Entry};
+use crate::sink::{Body, Call, Entry};
 
 /// One outbox line without its newline.
 pub fn encode_line(call: &Call) -> Vec<u8> {
@@ -51,14 +51,14 @@ fn request(w: &mut JsonWriter, call: &Call) {
             each(w, "messages", entries, |w, e| {
                 w.str_member("messageId", &e.id);
                 w.key("payload");
-                w.base64(&e.payload);
+                w.body_base64(&e.payload);
             });
         }
         Destination::Events { input } => each(w, "messages", entries, |w, e| {
             w.str_member("messageId", &e.id);
             w.str_member("inputName", input);
             w.key("payload");
-            w.base64(&e.payload);
+            w.body_base64(&e.payload);
             if let Some(t) = e.timestamp {
                 w.key("timestamp");
                 w.begin_object();
@@ -81,7 +81,7 @@ fn request(w: &mut JsonWriter, call: &Call) {
                     w.key("Id");
                     w.str(itoa::Buffer::new().format(i));
                     // Entries for SNS carry UTF-8 text (JSON, or base64 of a binary payload).
-                    w.str_member("Message", text(&e.payload));
+                    text_member(w, "Message", &e.payload);
                     w.opt_str_member("Subject", p.subject.as_deref());
                     w.opt_str_member("MessageGroupId", p.group_id.as_deref());
                     // The outbox cannot ask the topic whether it deduplicates by content, so it
@@ -133,7 +133,7 @@ fn request(w: &mut JsonWriter, call: &Call) {
                 w.str_member("Source", &p.source);
                 w.str_member("DetailType", &p.detail_type);
                 // The Detail is JSON text, built with the entry.
-                w.str_member("Detail", text(&e.payload));
+                text_member(w, "Detail", &e.payload);
                 if !p.resources.is_empty() {
                     w.key("Resources");
                     w.begin_array();
@@ -161,7 +161,7 @@ fn request(w: &mut JsonWriter, call: &Call) {
                 w.key("Id");
                 w.str(itoa::Buffer::new().format(i));
                 // Entries for SQS carry UTF-8 text (JSON, or base64 of a binary payload).
-                w.str_member("MessageBody", text(&e.payload));
+                text_member(w, "MessageBody", &e.payload);
                 if let Some(delay) = p.delay_seconds {
                     w.key("DelaySeconds");
                     w.int(delay);
@@ -218,7 +218,7 @@ fn each<T>(
 fn data_records(w: &mut JsonWriter, entries: &[Entry]) {
     each(w, "Records", entries, |w, e| {
         w.key("Data");
-        w.base64(&e.payload);
+        w.body_base64(&e.payload);
         if let EntryParams::Kinesis(p) = &e.params {
             w.str_member("PartitionKey", &p.partition_key);
             w.opt_str_member("ExplicitHashKey", p.explicit_hash_key.as_deref());
@@ -267,18 +267,23 @@ fn publish_params(w: &mut JsonWriter, p: &PublishParams) {
 
 /// An HTTP body: `body` as text when it is UTF-8, `bodyBase64` otherwise.
 fn body(w: &mut JsonWriter, entry: Option<&Entry>) {
-    let bytes: &[u8] = entry.map_or(&[], |e| &e.payload);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => w.str_member("body", text),
-        Err(_) => {
-            w.key("bodyBase64");
-            w.base64(bytes);
-        }
+    let Some(entry) = entry else {
+        return w.str_member("body", "");
+    };
+    if entry.payload.text().is_some() {
+        w.key("body");
+        w.body_str(&entry.payload);
+    } else {
+        w.key("bodyBase64");
+        w.body_base64(&entry.payload);
     }
 }
 
-/// Entries of text destinations hold UTF-8 (the engine builds them so); anything else is
-/// recorded as empty rather than guessed at.
-fn text(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).unwrap_or("")
+/// `"name":"text"`. Entries of text destinations hold UTF-8 (the engine builds them so);
+/// anything else is recorded as empty rather than guessed at.
+fn text_member(w: &mut JsonWriter, name: &'static str, body: &Body) {
+    w.key(name);
+    if !w.body_str(body) {
+        w.str("");
+    }
 }

@@ -78,6 +78,7 @@ impl Sink for Outbox {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use crate::sink::Body;
     use std::sync::Arc;
 
     use serde_json::{Value, json};
@@ -94,7 +95,7 @@ mod tests {
             message: 0,
             target: 0,
             id: id.into(),
-            payload: Arc::from(payload),
+            payload: Body::from(payload),
             timestamp: Some(5),
             params,
             size: payload.len(),
