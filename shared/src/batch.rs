@@ -27,6 +27,18 @@ pub struct Lane {
 /// Every entry must fit a call on its own (the contract checks before packing guarantee it);
 /// an oversized entry still gets a call of its own, never dropped.
 pub fn pack(destination: &Destination, entries: Vec<Entry>, ordered: bool) -> Vec<Lane> {
+    // One entry is one call whatever the limits: the usual case for MQTT topics and shadows
+    // rendered per device, where the packings' index lists cost more than the call itself.
+    if entries.len() == 1 {
+        return vec![Lane {
+            destination: destination.clone(),
+            ordered,
+            calls: vec![Call {
+                destination: destination.clone(),
+                entries,
+            }],
+        }];
+    }
     let limits = call_limits(destination, &entries);
     if entries.is_empty() {
         return Vec::new();
@@ -74,9 +86,11 @@ struct Input<'a> {
 
 impl<'a> Input<'a> {
     fn new(limits: CallLimits, entries: &'a [Entry]) -> Self {
-        let mut seen: HashSet<&str, foldhash::fast::RandomState> =
-            HashSet::with_capacity_and_hasher(entries.len(), Default::default());
-        let ids_repeat = limits.max_entries > 1 && !entries.iter().all(|e| seen.insert(&e.id));
+        let ids_repeat = limits.max_entries > 1 && entries.len() > 1 && {
+            let mut seen: HashSet<&str, foldhash::fast::RandomState> =
+                HashSet::with_capacity_and_hasher(entries.len(), Default::default());
+            !entries.iter().all(|e| seen.insert(&e.id))
+        };
         Input {
             limits,
             entries,

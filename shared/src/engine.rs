@@ -278,7 +278,9 @@ impl Engine {
         let mut messages = Vec::with_capacity(inbound.len());
         // Destinations in first-seen order, so calls (and the outbox) follow message order.
         let mut index: DestinationIndex = HashMap::default();
-        let mut buckets: Vec<(Destination, bool, Vec<Entry>)> = Vec::new();
+        // Each destination's entries, and whether its calls go in order; at the slot the
+        // index gives it.
+        let mut buckets: Vec<(bool, Vec<Entry>)> = Vec::new();
 
         for (i, item) in inbound.into_iter().enumerate() {
             let (id, state) = match item.message {
@@ -302,9 +304,19 @@ impl Engine {
             });
         }
 
-        let lanes = buckets
+        // The index owns the destinations (a copy per bucket was one more allocation per
+        // destination); they go back to their slots, so calls keep first-seen order.
+        let mut destinations: Vec<Option<Destination>> = vec![None; buckets.len()];
+        for (destination, slot) in index {
+            if let Some(place) = destinations.get_mut(slot) {
+                *place = Some(destination);
+            }
+        }
+        let lanes = destinations
             .into_iter()
-            .flat_map(|(dest, ordered, entries)| batch::pack(&dest, entries, ordered))
+            .zip(buckets)
+            .filter_map(|(dest, (ordered, entries))| Some(batch::pack(&dest?, entries, ordered)))
+            .flatten()
             .collect();
         Plan {
             messages,
@@ -320,7 +332,7 @@ impl Engine {
         msg: &Message,
         explicit: Option<Vec<Target>>,
         index: &mut DestinationIndex,
-        buckets: &mut Vec<(Destination, bool, Vec<Entry>)>,
+        buckets: &mut Vec<(bool, Vec<Entry>)>,
     ) -> Planned {
         let routed = match explicit {
             Some(targets) => Ok(Routed::Targets(targets)),
@@ -368,11 +380,11 @@ impl Engine {
                 Some(&slot) => slot,
                 None => {
                     index.insert(target.destination.clone(), buckets.len());
-                    buckets.push((target.destination.clone(), false, Vec::new()));
+                    buckets.push((false, Vec::new()));
                     buckets.len() - 1
                 }
             };
-            if let Some((_, ordered, entries)) = buckets.get_mut(slot) {
+            if let Some((ordered, entries)) = buckets.get_mut(slot) {
                 *ordered |= target.ordered;
                 entries.push(entry);
             }

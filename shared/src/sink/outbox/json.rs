@@ -60,7 +60,9 @@ impl JsonWriter {
     }
 
     /// An object member's name from the code (an API's member name, which never needs
-    /// escaping); its value is written next.
+    /// escaping); its value is written next. Inlined, so each name is copied with its length
+    /// known: a `memmove` call per key was 2.5 % of the routing pipeline.
+    #[inline(always)]
     pub(super) fn key(&mut self, name: &'static str) {
         debug_assert!(!name.bytes().any(needs_escape_byte));
         self.separate();
@@ -125,7 +127,9 @@ impl JsonWriter {
         self.separate();
         if body.is_shared() {
             let escaped = body.json_string(|| {
-                let mut out = Vec::new();
+                // Room for an escape every eight bytes (JSON text escapes its quotes), so the
+                // copy is not grown on the way.
+                let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 2);
                 escape_into(&mut out, text);
                 out
             });
