@@ -6,6 +6,7 @@ pub mod aws;
 pub mod eventbridge;
 pub mod events;
 pub mod firehose;
+mod https_client;
 pub mod kinesis;
 pub mod outbox;
 pub mod publish;
