@@ -7,8 +7,11 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -26,9 +29,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::ClientConfig;
+use tower_service::Service;
 
 /// A pooled HTTPS (and plain HTTP, for local endpoints) client sending bodies of type `B`.
-pub(crate) type Pooled<B> = Client<HttpsConnector<TcpConnector>, B>;
+pub(crate) type Pooled<B> = Client<TimedConnector, B>;
 
 /// As long as the SDK's client keeps an idle connection (hyper's default): a warm instance
 /// reuses its connections between invocations instead of paying a TLS handshake each time.
@@ -47,8 +51,8 @@ fn tls_builder() -> io::Result<rustls::ConfigBuilder<ClientConfig, rustls::Wants
 }
 
 /// A client on `tls`: HTTP/1.1 only (no ALPN offer), TCP_NODELAY so a request written in
-/// several small pieces is not held back by Nagle's algorithm, and `connect_timeout` on the TCP
-/// connect (the TLS handshake after it runs under the caller's read timeout or deadline).
+/// several small pieces is not held back by Nagle's algorithm, and `connect_timeout` on making
+/// the connection (TCP and TLS, [`TimedConnector`]).
 pub(crate) fn pooled<B>(tls: ClientConfig, connect_timeout: Option<Duration>) -> Pooled<B>
 where
     B: hyper::body::Body + Send + 'static,
@@ -57,6 +61,8 @@ where
     let mut tcp = TcpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
+    // Hyper gives each address a name resolves to its share of this, so an unreachable address
+    // leaves time for the next one.
     tcp.set_connect_timeout(connect_timeout);
     let https = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
@@ -69,7 +75,50 @@ where
     builder
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    builder.build(https)
+    builder.build(TimedConnector {
+        https,
+        timeout: connect_timeout,
+    })
+}
+
+/// The HTTPS connector with the connect timeout over the TCP connect and the TLS handshake
+/// together, as the SDK's own client applied it: a handshake that stalls fails as a timeout
+/// (and is retried) instead of waiting for the read timeout, which the SDK does not set by
+/// default, or for the invocation's deadline.
+#[derive(Clone, Debug)]
+pub(crate) struct TimedConnector {
+    https: HttpsConnector<TcpConnector>,
+    timeout: Option<Duration>,
+}
+
+type Connected = <HttpsConnector<TcpConnector> as Service<http::Uri>>::Response;
+
+impl Service<http::Uri> for TimedConnector {
+    type Response = Connected;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Connected, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.https.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.https.call(uri);
+        let Some(limit) = self.timeout else {
+            return connecting;
+        };
+        Box::pin(async move {
+            tokio::time::timeout(limit, connecting)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no connection within the connect timeout ({limit:?})"),
+                    )
+                    .into())
+                })
+        })
+    }
 }
 
 /// The client the SDK configuration hands to every SDK client and signed call. The root
@@ -285,8 +334,6 @@ fn chain<'a>(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
-    use std::future::Future;
-
     use aws_sdk_sns::config::{Credentials, Region};
     use aws_smithy_runtime_api::client::result::SdkError;
     use aws_smithy_types::timeout::TimeoutConfig;
@@ -333,14 +380,19 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    async fn listen() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
     /// A server on 127.0.0.1 that reads one request's head and hands the socket to `then`.
     async fn raw_server<F, Fut>(then: F) -> String
     where
         F: FnOnce(TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = listen().await;
         tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut head = Vec::new();
@@ -374,14 +426,13 @@ mod tests {
                 )
             }),
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/echo", listener.local_addr().unwrap());
+        let (listener, url) = listen().await;
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let connector = connector(Some(READ_TIMEOUT));
         for _ in 0..2 {
             let response = connector
-                .call(request("POST", &url, b"hello"))
+                .call(request("POST", &format!("{url}/echo"), b"hello"))
                 .await
                 .unwrap();
             assert_eq!(response.status().as_u16(), 201);
@@ -415,13 +466,15 @@ mod tests {
         .await
     }
 
-    /// A server that reads one request and never answers it.
+    /// A server that takes one connection and neither reads nor writes for 10 s.
     async fn silent() -> String {
-        raw_server(|socket| async move {
+        let (listener, url) = listen().await;
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
             tokio::time::sleep(Duration::from_secs(10)).await;
             drop(socket);
-        })
-        .await
+        });
+        url
     }
 
     async fn failed_get(url: &str, read_timeout: Option<Duration>) -> ConnectorError {
@@ -438,9 +491,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tls_handshake_that_stalls_is_a_connect_timeout() {
+        let url = silent().await.replace("http://", "https://");
+        let error = client()
+            .connector(Timeouts {
+                connect: Some(READ_TIMEOUT),
+                read: None,
+            })
+            .call(request("GET", &url, b""))
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+    }
+
+    #[tokio::test]
     async fn a_refused_connection_is_io() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (listener, url) = listen().await;
         drop(listener);
         let error = failed_get(&url, Some(READ_TIMEOUT)).await;
         assert!(error.is_io(), "{error:?}");
