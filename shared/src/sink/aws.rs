@@ -39,8 +39,8 @@ pub fn sdk_config_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         // Rustls on ring, HTTP/1.1 only, instead of the SDK's default client (rustls on aws-lc,
         // HTTP/2 as well): ring took 2.5 MB off each function binary, HTTP/1.1 only another
-        // 1.06 MB (BENCHMARKS.md, binary size). The platform's root certificates are read here,
-        // at cold start, so the first call does not pay for it.
+        // 1.06–1.07 MB (BENCHMARKS.md, binary size). The platform's root certificates are read
+        // here, at cold start, so the first call does not pay for it.
         .http_client(super::https_client::sdk_client())
         // The dispatcher owns retries (jittered backoff within the invocation deadline);
         // SDK retries underneath would multiply attempts and hide throttling from it.
