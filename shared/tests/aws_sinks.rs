@@ -1084,10 +1084,10 @@ fn test_ca(dir: &std::path::Path, name: &str) {
     );
 }
 
-/// The functions reach AWS over HTTPS through the one shared client (rustls on ring): a real TLS
-/// handshake to a local server, which is trusted only when its CA is among the platform's root
-/// certificates. Those are read once per process (from `SSL_CERT_FILE` here), so a child process
-/// of this test binary makes each call.
+/// The functions reach AWS over HTTPS through the one shared client (`sink::https_client`: rustls
+/// on ring): a real TLS handshake to a local server, which is trusted only when its CA is among the
+/// platform's root certificates. Those are read from `SSL_CERT_FILE` here, which a test cannot set
+/// for itself alone, so a child process of this test binary makes each call.
 #[tokio::test]
 async fn https_client_verifies_the_endpoint_against_the_platform_roots() {
     let dir = tempfile::tempdir().unwrap();

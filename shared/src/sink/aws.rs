@@ -7,8 +7,6 @@ use std::sync::{Arc, OnceLock};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -39,23 +37,14 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// The loader behind [`load_sdk_config`], for callers that set more (tests: region, endpoint).
 pub fn sdk_config_loader() -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client())
+        // Rustls on ring, HTTP/1.1 only, instead of the SDK's default client (rustls on aws-lc,
+        // HTTP/2 as well): ring took 2.5 MB off each function binary, HTTP/1.1 only another
+        // 1.06–1.07 MB (BENCHMARKS.md, binary size). The platform's root certificates are read
+        // here, at cold start, so the first call does not pay for it.
+        .http_client(super::https_client::sdk_client())
         // The dispatcher owns retries (jittered backoff within the invocation deadline);
         // SDK retries underneath would multiply attempts and hide throttling from it.
         .retry_config(RetryConfig::disabled())
-}
-
-/// The HTTPS client every SDK client shares: rustls with the ring crypto provider. The SDK's
-/// default is rustls on aws-lc, whose static library is large: dropping it (and the regex-based
-/// log filter) took 2.5 MB off each function binary (BENCHMARKS.md, binary size). Either way the
-/// platform's root certificates are read when the clients are built, at cold start, so the first
-/// call does not pay for it.
-fn http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
 }
 
 /// The AWS sinks, each client built once (clients hold the connection pool; cloning is cheap).

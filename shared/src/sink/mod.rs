@@ -7,6 +7,7 @@ mod body;
 pub mod eventbridge;
 pub mod events;
 pub mod firehose;
+mod https_client;
 pub mod kinesis;
 pub mod outbox;
 pub mod publish;

@@ -15,14 +15,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use self::credentials::AccessKey;
 use super::aws::{send_each, short, wrong_destination};
+use super::https_client::{self, Pooled};
 use super::{Call, CallError, CallReport, Entry, ErrorClass, Sink};
 use crate::config::ConfigError;
 use crate::destination::{AlibabaDevices, Destination, EntryParams};
@@ -100,11 +97,9 @@ pub async fn sink(
     Ok(Some(std::sync::Arc::new(sink)))
 }
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// The BatchPub sink, with its AccessKey and its HTTPS client.
 pub struct AlibabaSink {
-    client: HttpsClient,
+    client: Pooled<Full<Bytes>>,
     key: AccessKey,
     endpoint_override: Option<String>,
 }
@@ -118,19 +113,11 @@ impl std::fmt::Debug for AlibabaSink {
 }
 
 impl AlibabaSink {
-    /// Builds the HTTPS client (rustls on ring, the platform's root certificates, as the SDK
-    /// clients' own) once, at cold start.
+    /// Builds the HTTPS client (built as the SDK clients' own: `sink::https_client`) once, at
+    /// cold start; without the platform's root certificates the destination cannot start.
     pub fn new(key: AccessKey, endpoint_override: Option<String>) -> std::io::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Ok(AlibabaSink {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: https_client::pooled(https_client::tls_config()?, Some(CONNECT_TIMEOUT)),
             key,
             endpoint_override,
         })
